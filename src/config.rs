@@ -1,0 +1,243 @@
+//! `relops.toml`: the workspace configuration.
+//!
+//! Every section is optional so a minimal file works; unknown keys are rejected so typos
+//! surface. Errors name the file, line, column and the dotted key (see [`ConfigError`]).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::period::Period;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub workspace: Workspace,
+    /// How span and resource attributes become a version fingerprint.
+    pub versions: VersionMapping,
+    /// How refusals, safety events and tool errors are recognised.
+    pub detect: Detection,
+    /// The Overview pane's window and resolution.
+    pub overview: Overview,
+    /// Written by `relops demo`: the embedded workflow server.
+    pub demo: Option<Demo>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workspace {
+    /// Shown in the title bar; defaults to the config directory's name.
+    pub name: Option<String>,
+    /// SQLite cache file, relative to the config's directory. When absent the cache lives
+    /// in the platform data directory, one database per workspace.
+    pub cache: Option<PathBuf>,
+}
+
+/// Attribute keys consulted, in order, for each fingerprint field. The first key present
+/// on the trace wins; resource attributes and span attributes are both searched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VersionMapping {
+    pub label: Vec<String>,
+    pub prompt_hash: Vec<String>,
+    pub config_hash: Vec<String>,
+    pub model: Vec<String>,
+    pub index_version: Vec<String>,
+    /// Tool versions come from keys `<prefix><tool name><suffix>`.
+    pub tool_prefix: String,
+    pub tool_suffix: String,
+}
+
+impl Default for VersionMapping {
+    fn default() -> Self {
+        let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect();
+        Self {
+            label: keys(&["relops.version", "service.version"]),
+            prompt_hash: keys(&[
+                "relops.prompt.hash",
+                "llm.prompt_template.version",
+                "metadata.prompt_hash",
+            ]),
+            config_hash: keys(&["relops.config.hash", "metadata.config_hash"]),
+            model: keys(&[
+                "gen_ai.request.model",
+                "llm.model_name",
+                "gen_ai.response.model",
+            ]),
+            index_version: keys(&["relops.index.version", "metadata.index_version"]),
+            tool_prefix: "relops.tool.".into(),
+            tool_suffix: ".version".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Detection {
+    /// Case-insensitive phrases that mark an LLM output as a refusal.
+    pub refusal_phrases: Vec<String>,
+    /// Finish reasons that mark a refusal (OpenAI and GenAI conventions).
+    pub refusal_finish_reasons: Vec<String>,
+    /// Attributes whose truthy value marks a safety event on a span.
+    pub safety_attributes: Vec<String>,
+}
+
+impl Default for Detection {
+    fn default() -> Self {
+        let strs = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect();
+        Self {
+            refusal_phrases: strs(&[
+                "I can't help with",
+                "I cannot help with",
+                "I'm sorry, but I can't",
+                "I'm sorry, but I cannot",
+                "I am unable to assist",
+                "I'm not able to help",
+            ]),
+            refusal_finish_reasons: strs(&["content_filter"]),
+            safety_attributes: strs(&[
+                "relops.safety.flagged",
+                "guardrail.triggered",
+                "gen_ai.safety.flagged",
+            ]),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Overview {
+    /// How far back the Overview looks, from the newest trace ("24h", "7d", "90m").
+    pub window: Period,
+    /// Sparkline resolution: buckets across the window.
+    pub buckets: u32,
+}
+
+impl Default for Overview {
+    fn default() -> Self {
+        Self {
+            window: Period::hours(24),
+            buckets: 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Demo {
+    /// Loopback address of the embedded demo workflow server (`relops demo --serve`).
+    pub server: String,
+    /// Seed the demo traffic was generated with.
+    pub seed: u64,
+    /// Traces in the generated week.
+    pub traces: u64,
+    /// The instant the generated week ends (RFC 3339); the live feed continues from now.
+    pub anchor: String,
+}
+
+/// A configuration that failed to load, with enough context to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses config text; `path` only labels errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let invalid = |span: Option<std::ops::Range<usize>>, key: String, message: String| {
+            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key,
+                message,
+            }
+        };
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| invalid(e.span(), "(syntax)".into(), e.message().to_string()))?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            invalid(inner.span(), key, inner.message().to_string())
+        })
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("relops.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.overview.buckets, 24);
+        assert!(c.versions.model.contains(&"gen_ai.request.model".to_string()));
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_key() {
+        let err = parse("[overview]\nbuckets = 12\nwindw = \"1h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("relops.toml:3:1: overview"), "{err}");
+        assert!(err.contains("unknown field `windw`"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let err = parse("[overview]\nwindow = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("relops.toml:2:10: overview.window"), "{err}");
+        assert!(err.contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let err = parse("[overview\n").unwrap_err().to_string();
+        assert!(err.starts_with("relops.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn shipped_example_parses() {
+        let text = include_str!("../assets/relops.example.toml");
+        let c = Config::parse(text, Path::new("assets/relops.example.toml")).unwrap();
+        assert_eq!(c.overview.window, Period::hours(24));
+        assert!(c.demo.is_some());
+    }
+}

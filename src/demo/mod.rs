@@ -1,0 +1,249 @@
+//! The embedded demo: a customer-support RAG workflow with tools, three releases and a
+//! week of traffic, a workflow server to replay against, and a live feed.
+//!
+//! `relops demo` builds the workspace (idempotent), starts the server and the feed, and
+//! opens the console on it.
+
+mod feed;
+mod server;
+pub mod traffic;
+pub mod workflow;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use color_eyre::eyre::{Result, WrapErr, bail};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::ingest::Importer;
+use crate::store;
+use crate::workspace::{Workspace, data_dir};
+
+pub use feed::LiveFeed;
+pub use server::serve;
+
+/// Source name the demo's traces are cached under.
+pub const SOURCE: &str = "demo";
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Workspace directory (default: `demo` in the data directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Build the workspace, print where it is and exit.
+    #[arg(long, conflicts_with = "serve")]
+    pub no_tui: bool,
+    /// Run the workflow server and the live feed until interrupted, without the console.
+    #[arg(long)]
+    pub serve: bool,
+    /// Seed of the generated traffic.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Traces in the generated week (1000000 makes the benchmark's scale set).
+    #[arg(long, default_value_t = 50_000)]
+    pub traces: u64,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub dir: PathBuf,
+    pub seed: u64,
+    pub traces: u64,
+    /// End of the generated week; recorded so that rebuilding gives the same data.
+    pub now: DateTime<Utc>,
+}
+
+/// What was built.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    pub dir: PathBuf,
+    pub config_path: PathBuf,
+    pub db_path: PathBuf,
+    pub server: String,
+    pub traces: i64,
+    pub versions: usize,
+    /// False when the workspace already held this demo and nothing was regenerated.
+    pub generated: bool,
+}
+
+const CONFIG_FILE: &str = "relops.toml";
+const CACHE_FILE: &str = "relops.db";
+const TRACES_FILE: &str = "traces/demo-week.otlp.jsonl";
+
+/// Builds (or finds) the demo workspace in `opts.dir`.
+pub fn build(opts: &DemoOptions) -> Result<DemoReport> {
+    std::fs::create_dir_all(&opts.dir)
+        .wrap_err_with(|| format!("cannot create {}", opts.dir.display()))?;
+    let config_path = opts.dir.join(CONFIG_FILE);
+    let demo = existing_demo(&config_path)?;
+    if let Some(d) = &demo {
+        if d.seed != opts.seed || d.traces != opts.traces {
+            bail!(
+                "{} already holds a demo with seed {} and {} traces; choose another --dir",
+                opts.dir.display(),
+                d.seed,
+                d.traces
+            );
+        }
+    }
+    let (server, anchor) = match &demo {
+        Some(d) => (d.server.clone(), d.anchor.clone()),
+        None => (free_loopback_addr()?, opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    };
+    if demo.is_none() {
+        std::fs::write(&config_path, config_text(&server, opts.seed, opts.traces, &anchor))?;
+    }
+    let ws = Workspace::open(Some(&config_path), None, false)?;
+    let anchor_ns = DateTime::parse_from_rfc3339(&anchor)
+        .wrap_err_with(|| format!("{}: demo.anchor is not RFC 3339", config_path.display()))?
+        .timestamp_nanos_opt()
+        .unwrap_or_default();
+
+    let cached = cached_demo_traces(&ws.db_path)?;
+    let generated = cached < opts.traces as i64;
+    if generated {
+        let file = opts.dir.join(TRACES_FILE);
+        generate(&file, opts.seed, opts.traces, anchor_ns)?;
+        import(&ws, &file)?;
+    }
+    let conn = store::open_reader(&ws.db_path)?;
+    Ok(DemoReport {
+        dir: opts.dir.clone(),
+        config_path,
+        db_path: ws.db_path.clone(),
+        server,
+        traces: store::query::freshness(&conn)?.2,
+        versions: store::query::versions(&conn)?.len(),
+        generated,
+    })
+}
+
+/// The `[demo]` section of an existing demo config, if there is one.
+fn existing_demo(config_path: &Path) -> Result<Option<crate::config::Demo>> {
+    if !config_path.exists() {
+        return Ok(None);
+    }
+    let config = Config::load(config_path)?;
+    match config.demo {
+        Some(d) => Ok(Some(d)),
+        None => bail!(
+            "{} exists and is not a demo workspace; choose another --dir",
+            config_path.display()
+        ),
+    }
+}
+
+fn cached_demo_traces(db: &Path) -> Result<i64> {
+    if !db.exists() {
+        return Ok(0);
+    }
+    let conn = store::open_reader(db)?;
+    Ok(conn.query_row("SELECT count(*) FROM traces WHERE source = ?1", [SOURCE], |r| r.get(0))?)
+}
+
+fn generate(file: &Path, seed: u64, traces: u64, anchor_ns: i64) -> Result<()> {
+    std::fs::create_dir_all(file.parent().expect("traces file has a parent"))?;
+    let tmp = file.with_extension("tmp");
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+    traffic::write_week(&mut out, seed, traces as usize, anchor_ns)?;
+    out.flush()?;
+    drop(out);
+    std::fs::rename(&tmp, file)?;
+    Ok(())
+}
+
+fn import(ws: &Workspace, file: &Path) -> Result<()> {
+    let mut writer = store::open_writer(&ws.db_path)?;
+    let mut importer = Importer::new(&mut writer, &ws.config, SOURCE);
+    importer.import_file(file, |_| {})?;
+    if importer.summary.rejected > 0 {
+        bail!("demo import rejected {} spans: {:?}", importer.summary.rejected, importer.summary.problems);
+    }
+    Ok(())
+}
+
+/// A loopback address with a port free right now, recorded in the demo config.
+fn free_loopback_addr() -> Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.to_string())
+}
+
+fn config_text(server: &str, seed: u64, traces: u64, anchor: &str) -> String {
+    format!(
+        r#"# relops demo workspace, written by `relops demo`. Edit freely; the reference of every
+# key is assets/relops.example.toml in the relops repository.
+
+[workspace]
+name = "demo: support-bot"
+cache = "{CACHE_FILE}"
+
+[overview]
+window = "24h"
+buckets = 48
+
+[demo]
+server = "{server}"
+seed = {seed}
+traces = {traces}
+anchor = "{anchor}"
+"#
+    )
+}
+
+/// `relops demo`.
+pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
+    let opts = DemoOptions {
+        dir: args.dir.clone().unwrap_or_else(|| data_dir().join("demo")),
+        seed: args.seed,
+        traces: args.traces,
+        now: crate::clock::now(),
+    };
+    eprintln!("relops demo: preparing {} ...", opts.dir.display());
+    let report = build(&opts)?;
+    if args.no_tui {
+        print_report(&report);
+        return Ok(());
+    }
+    let ws = Workspace::open(Some(&report.config_path), None, readonly)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let server = runtime.block_on(server::bind(&report.server));
+    let server = match server {
+        Ok(listener) => Some(runtime.spawn(server::serve(listener))),
+        Err(e) => {
+            eprintln!("relops demo: workflow server not started on {}: {e}", report.server);
+            None
+        }
+    };
+    let feed = LiveFeed::start(&ws, args.seed)?;
+    let outcome = if args.serve {
+        eprintln!(
+            "relops demo: workflow server on http://{} and live feed running; Ctrl-C stops",
+            report.server
+        );
+        runtime.block_on(tokio::signal::ctrl_c()).map_err(Into::into)
+    } else {
+        crate::tui::run(ws)
+    };
+    feed.stop();
+    if let Some(s) = server {
+        s.abort();
+    }
+    outcome
+}
+
+fn print_report(r: &DemoReport) {
+    println!("workspace: {}", r.dir.display());
+    println!("config:    {}", r.config_path.display());
+    println!("cache:     {}", r.db_path.display());
+    println!("traces:    {}", r.traces);
+    println!("versions:  {}", r.versions);
+    println!("server:    http://{} (run `relops demo --dir {} --serve`)", r.server, r.dir.display());
+    println!(
+        "next:      relops --config {} versions",
+        r.config_path.display()
+    );
+}

@@ -1,0 +1,13 @@
+//! relops: a terminal console for operating LLM workflows in production.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod ingest;
+pub mod model;
+pub mod otlp;
+pub mod period;
+pub mod store;
+pub mod tui;
+pub mod workspace;

@@ -1,0 +1,155 @@
+//! OTLP/JSON trace exports: the `ExportTraceServiceRequest` JSON encoding.
+//!
+//! Spans are kept raw until the importer parses them one by one, so one malformed span
+//! is rejected with its reason while the rest of its batch imports.
+
+mod attrs;
+mod reader;
+
+pub use attrs::{Attributes, flatten};
+pub use reader::{Batch, DocumentReader, ReadError};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+/// One OTLP span, as the JSON encoding writes it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    pub trace_id: String,
+    pub span_id: String,
+    #[serde(default)]
+    pub parent_span_id: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub kind: Option<serde_json::Value>,
+    #[serde(deserialize_with = "nanos")]
+    pub start_time_unix_nano: i64,
+    #[serde(deserialize_with = "nanos")]
+    pub end_time_unix_nano: i64,
+    #[serde(default)]
+    pub attributes: Vec<KeyValue>,
+    #[serde(default)]
+    pub events: Vec<Event>,
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub attributes: Vec<KeyValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Status {
+    /// 0 unset, 1 ok, 2 error; JSON may spell it `"STATUS_CODE_ERROR"`.
+    #[serde(default)]
+    pub code: Option<serde_json::Value>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl Status {
+    pub fn is_error(&self) -> bool {
+        match &self.code {
+            Some(serde_json::Value::Number(n)) => n.as_i64() == Some(2),
+            Some(serde_json::Value::String(s)) => s == "STATUS_CODE_ERROR" || s == "2",
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyValue {
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<AnyValue>,
+}
+
+/// OTLP `AnyValue`: exactly one of its fields is set.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnyValue {
+    #[serde(default)]
+    pub string_value: Option<String>,
+    #[serde(default)]
+    pub bool_value: Option<bool>,
+    #[serde(default, deserialize_with = "opt_int")]
+    pub int_value: Option<i64>,
+    #[serde(default)]
+    pub double_value: Option<f64>,
+    #[serde(default)]
+    pub array_value: Option<ArrayValue>,
+    #[serde(default)]
+    pub kvlist_value: Option<KvList>,
+    #[serde(default)]
+    pub bytes_value: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ArrayValue {
+    #[serde(default)]
+    pub values: Vec<AnyValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct KvList {
+    #[serde(default)]
+    pub values: Vec<KeyValue>,
+}
+
+/// Integers are strings in OTLP/JSON (64-bit safety) but some writers use numbers.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IntRepr {
+    Num(i64),
+    Str(String),
+}
+
+fn int_repr<E: de::Error>(v: IntRepr) -> Result<i64, E> {
+    match v {
+        IntRepr::Num(n) => Ok(n),
+        IntRepr::Str(s) => s
+            .parse()
+            .map_err(|_| E::custom(format!("not an integer: {s:?}"))),
+    }
+}
+
+fn nanos<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    int_repr(IntRepr::deserialize(d)?)
+}
+
+fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<IntRepr>::deserialize(d)?
+        .map(int_repr)
+        .transpose()
+}
+
+/// Parses the span kind, which OTLP/JSON writes as a number or as `SPAN_KIND_*`.
+pub fn span_kind_name(kind: Option<&serde_json::Value>) -> &'static str {
+    let code = match kind {
+        Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(serde_json::Value::String(s)) => match s.as_str() {
+            "SPAN_KIND_INTERNAL" => 1,
+            "SPAN_KIND_SERVER" => 2,
+            "SPAN_KIND_CLIENT" => 3,
+            "SPAN_KIND_PRODUCER" => 4,
+            "SPAN_KIND_CONSUMER" => 5,
+            _ => 0,
+        },
+        _ => 0,
+    };
+    match code {
+        1 => "internal",
+        2 => "server",
+        3 => "client",
+        4 => "producer",
+        5 => "consumer",
+        _ => "unspecified",
+    }
+}

@@ -1,0 +1,307 @@
+//! Versioned schema migrations, applied in order and recorded in `PRAGMA user_version`.
+//!
+//! Never edit a migration that has shipped: add a new one.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1_CORE];
+
+/// The schema version this build writes.
+pub const LATEST: usize = MIGRATIONS.len();
+
+/// The whole product's first schema: traces and what later features hang off them.
+const V1_CORE: &str = r#"
+CREATE TABLE versions (
+    id            INTEGER PRIMARY KEY,
+    fingerprint   TEXT NOT NULL UNIQUE,
+    label         TEXT NOT NULL,
+    prompt_hash   TEXT,
+    config_hash   TEXT,
+    model         TEXT,
+    index_version TEXT,
+    tools         TEXT NOT NULL DEFAULT '{}',
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX versions_label ON versions(label);
+
+-- Resource attributes are shared by many spans: stored once.
+CREATE TABLE resources (
+    id         INTEGER PRIMARY KEY,
+    digest     BLOB NOT NULL UNIQUE,
+    attributes TEXT NOT NULL
+);
+
+CREATE TABLE traces (
+    id                  INTEGER PRIMARY KEY,
+    source              TEXT NOT NULL,
+    trace_id            TEXT NOT NULL,
+    version_id          INTEGER NOT NULL REFERENCES versions(id),
+    name                TEXT NOT NULL,
+    start_ns            INTEGER NOT NULL,
+    end_ns              INTEGER NOT NULL,
+    duration_ms         REAL NOT NULL,
+    error               INTEGER NOT NULL,
+    refusal             INTEGER NOT NULL,
+    safety_events       INTEGER NOT NULL,
+    tool_calls          INTEGER NOT NULL,
+    tool_errors         INTEGER NOT NULL,
+    retrievals          INTEGER NOT NULL,
+    retrieval_empty     INTEGER NOT NULL,
+    retrieval_top_score REAL,
+    tokens_in           INTEGER NOT NULL,
+    tokens_out          INTEGER NOT NULL,
+    cost_usd            REAL NOT NULL,
+    input               TEXT,
+    output              TEXT,
+    output_chars        INTEGER NOT NULL,
+    span_count          INTEGER NOT NULL,
+    imported_at         INTEGER NOT NULL,
+    UNIQUE (source, trace_id)
+);
+CREATE INDEX traces_version_start ON traces(version_id, start_ns);
+CREATE INDEX traces_start ON traces(start_ns);
+CREATE INDEX traces_trace_id ON traces(trace_id);
+
+CREATE TABLE spans (
+    id                  INTEGER PRIMARY KEY,
+    trace_pk            INTEGER NOT NULL REFERENCES traces(id) ON DELETE CASCADE,
+    span_id             TEXT NOT NULL,
+    parent_span_id      TEXT,
+    name                TEXT NOT NULL,
+    kind                TEXT NOT NULL,
+    start_ns            INTEGER NOT NULL,
+    end_ns              INTEGER NOT NULL,
+    error               INTEGER NOT NULL,
+    status_message      TEXT,
+    model               TEXT,
+    tokens_in           INTEGER NOT NULL,
+    tokens_out          INTEGER NOT NULL,
+    cost_usd            REAL NOT NULL,
+    input               TEXT,
+    output              TEXT,
+    refusal             INTEGER NOT NULL,
+    safety_events       INTEGER NOT NULL,
+    tool_name           TEXT,
+    tool_args           TEXT,
+    retrieval_docs      INTEGER,
+    retrieval_top_score REAL,
+    version             TEXT,
+    resource_id         INTEGER REFERENCES resources(id),
+    attributes          TEXT NOT NULL,
+    content_hash        INTEGER NOT NULL,
+    UNIQUE (trace_pk, span_id)
+);
+
+-- Time series pulled from Prometheus and similar sources.
+CREATE TABLE signal_samples (
+    id         INTEGER PRIMARY KEY,
+    source     TEXT NOT NULL,
+    signal     TEXT NOT NULL,
+    labels     TEXT NOT NULL DEFAULT '{}',
+    version_id INTEGER REFERENCES versions(id),
+    ts_ns      INTEGER NOT NULL,
+    value      REAL NOT NULL,
+    UNIQUE (source, signal, labels, ts_ns)
+);
+CREATE INDEX signal_samples_lookup ON signal_samples(signal, version_id, ts_ns);
+
+-- Per-source pull cursors; a cursor moves only after its batch committed.
+CREATE TABLE sync_state (
+    source       TEXT PRIMARY KEY,
+    cursor       TEXT,
+    high_water_ns INTEGER,
+    updated_at   INTEGER NOT NULL,
+    last_error   TEXT
+);
+
+CREATE TABLE incidents (
+    id        INTEGER PRIMARY KEY,
+    title     TEXT NOT NULL,
+    severity  TEXT NOT NULL,
+    status    TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+    opened_at INTEGER NOT NULL,
+    closed_at INTEGER,
+    opened_by TEXT NOT NULL
+);
+
+CREATE TABLE incident_traces (
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    trace_pk    INTEGER NOT NULL REFERENCES traces(id),
+    added_at    INTEGER NOT NULL,
+    PRIMARY KEY (incident_id, trace_pk)
+);
+
+-- Cases live as files in the user's repository; this indexes what was seen of them.
+CREATE TABLE cases (
+    id          TEXT PRIMARY KEY,
+    path        TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    incident_id INTEGER REFERENCES incidents(id),
+    trace_pk    INTEGER REFERENCES traces(id),
+    must_pass   INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE replays (
+    id          INTEGER PRIMARY KEY,
+    trace_pk    INTEGER REFERENCES traces(id),
+    case_id     TEXT,
+    version_id  INTEGER NOT NULL REFERENCES versions(id),
+    target      TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    latency_ms  REAL,
+    output      TEXT,
+    spans       TEXT,
+    tokens_in   INTEGER,
+    tokens_out  INTEGER,
+    cost_usd    REAL,
+    error       TEXT
+);
+CREATE INDEX replays_trace ON replays(trace_pk, started_at);
+
+CREATE TABLE gate_runs (
+    id                  INTEGER PRIMARY KEY,
+    candidate_version_id INTEGER NOT NULL REFERENCES versions(id),
+    baseline_version_id  INTEGER REFERENCES versions(id),
+    started_at          INTEGER NOT NULL,
+    finished_at         INTEGER,
+    decision            TEXT CHECK (decision IN ('ship', 'hold')),
+    report              TEXT
+);
+
+CREATE TABLE gate_results (
+    gate_run_id INTEGER NOT NULL REFERENCES gate_runs(id),
+    case_id     TEXT NOT NULL,
+    version_id  INTEGER NOT NULL REFERENCES versions(id),
+    attempt     INTEGER NOT NULL,
+    passed      INTEGER NOT NULL,
+    replay_id   INTEGER REFERENCES replays(id),
+    details     TEXT NOT NULL,
+    PRIMARY KEY (gate_run_id, case_id, version_id, attempt)
+);
+
+CREATE TABLE rollouts (
+    id                 INTEGER PRIMARY KEY,
+    plan               TEXT NOT NULL,
+    release_version_id INTEGER NOT NULL REFERENCES versions(id),
+    previous_version_id INTEGER REFERENCES versions(id),
+    state              TEXT NOT NULL,
+    stage_index        INTEGER NOT NULL,
+    stage_started_at   INTEGER NOT NULL,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL
+);
+
+CREATE TABLE rollout_events (
+    id         INTEGER PRIMARY KEY,
+    rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+    at         INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    item       TEXT,
+    evidence   TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX rollout_events_rollout ON rollout_events(rollout_id, at);
+
+CREATE TABLE procedure_runs (
+    id           INTEGER PRIMARY KEY,
+    procedure    TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    mode         TEXT NOT NULL CHECK (mode IN ('rehearsal', 'run')),
+    actor        TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    outcome      TEXT,
+    vars         TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE procedure_steps (
+    run_id      INTEGER NOT NULL REFERENCES procedure_runs(id),
+    step_index  INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    exit_code   INTEGER,
+    stdout      TEXT,
+    stderr      TEXT,
+    outcome     TEXT NOT NULL,
+    PRIMARY KEY (run_id, step_index)
+);
+
+-- Append-only: the triggers refuse to rewrite history.
+CREATE TABLE audit_log (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    subject TEXT,
+    details TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"#;
+
+/// Brings the schema up to date; returns the version reached.
+pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
+    let current = schema_version(conn)?;
+    if current > LATEST {
+        return Err(MigrateError::TooNew(current));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(LATEST)
+}
+
+/// The schema version recorded in the database.
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok(v.max(0) as usize)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cache schema version {0} is newer than this relops understands ({LATEST}); upgrade relops")]
+    TooNew(usize),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_is_idempotent() {
+        let mut c = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), MIGRATIONS.len());
+        assert_eq!(migrate(&mut c).unwrap(), MIGRATIONS.len());
+        assert_eq!(schema_version(&c).unwrap(), LATEST);
+    }
+
+    #[test]
+    fn audit_log_is_append_only() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        c.execute(
+            "INSERT INTO audit_log (at, actor, action) VALUES (1, 'me', 'test')",
+            [],
+        )
+        .unwrap();
+        assert!(c.execute("UPDATE audit_log SET actor = 'x'", []).is_err());
+        assert!(c.execute("DELETE FROM audit_log", []).is_err());
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "user_version", 99i64).unwrap();
+        assert!(migrate(&mut c).unwrap_err().to_string().contains("newer"));
+    }
+}

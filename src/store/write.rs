@@ -1,0 +1,371 @@
+//! The single writer: idempotent upserts of spans, and trace rollups kept in step.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use crate::ingest::SpanRecord;
+use crate::model::{Fingerprint, SpanFacts, SpanKind, TraceRollup};
+
+/// What one ingest did, span by span.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IngestCounts {
+    /// Spans seen for the first time.
+    pub inserted: u64,
+    /// Spans that were cached before and changed.
+    pub updated: u64,
+    /// Spans identical to what the cache holds.
+    pub unchanged: u64,
+    /// Traces seen for the first time.
+    pub new_traces: u64,
+}
+
+impl std::ops::AddAssign for IngestCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.new_traces += o.new_traces;
+    }
+}
+
+/// Owns the only write connection to the cache.
+pub struct Writer {
+    conn: Connection,
+    /// Fingerprint id to row id; versions are few and never change.
+    versions: HashMap<String, i64>,
+    /// Resource digest to row id.
+    resources: HashMap<[u8; 32], i64>,
+}
+
+impl Writer {
+    pub(super) fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            versions: HashMap::new(),
+            resources: HashMap::new(),
+        }
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Upserts spans in one transaction, keyed by `(source, trace id, span id)`, and
+    /// recomputes the rollup of every trace they touch.
+    pub fn ingest(&mut self, source: &str, spans: Vec<SpanRecord>) -> rusqlite::Result<IngestCounts> {
+        let mut by_trace: HashMap<String, Vec<SpanRecord>> = HashMap::new();
+        let mut order = Vec::new();
+        for s in spans {
+            let group = by_trace.entry(s.trace_id.clone()).or_default();
+            if group.is_empty() {
+                order.push(s.trace_id.clone());
+            }
+            // A span repeated within one batch: the last copy wins.
+            group.retain(|g| g.facts.span_id != s.facts.span_id);
+            group.push(s);
+        }
+        let now = crate::clock::now_ns();
+        let tx = self.conn.transaction()?;
+        let mut counts = IngestCounts::default();
+        let mut cache = Caches {
+            versions: &mut self.versions,
+            resources: &mut self.resources,
+        };
+        for trace_id in order {
+            let group = by_trace.remove(&trace_id).expect("grouped above");
+            counts += ingest_trace(&tx, &mut cache, source, &trace_id, group, now)?;
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+}
+
+struct Caches<'a> {
+    versions: &'a mut HashMap<String, i64>,
+    resources: &'a mut HashMap<[u8; 32], i64>,
+}
+
+fn ingest_trace(
+    tx: &Transaction,
+    cache: &mut Caches,
+    source: &str,
+    trace_id: &str,
+    spans: Vec<SpanRecord>,
+    now: i64,
+) -> rusqlite::Result<IngestCounts> {
+    let mut counts = IngestCounts::default();
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT id FROM traces WHERE source = ?1 AND trace_id = ?2")?
+        .query_row(params![source, trace_id], |r| r.get(0))
+        .optional()?;
+
+    let Some(trace_pk) = existing else {
+        let facts: Vec<SpanFacts> = spans.iter().map(|s| s.facts.clone()).collect();
+        let rollup = TraceRollup::from_spans(&facts).expect("a group has spans");
+        let version_id = ensure_version(tx, cache, &rollup.version, now)?;
+        let trace_pk = insert_trace(tx, source, trace_id, version_id, &rollup, now)?;
+        for s in &spans {
+            let resource_id = ensure_resource(tx, cache, s)?;
+            insert_span(tx, trace_pk, s, resource_id)?;
+        }
+        counts.inserted = spans.len() as u64;
+        counts.new_traces = 1;
+        return Ok(counts);
+    };
+
+    let known = span_hashes(tx, trace_pk)?;
+    for s in &spans {
+        match known.get(&s.facts.span_id) {
+            Some(h) if *h == s.content_hash => counts.unchanged += 1,
+            Some(_) => {
+                tx.prepare_cached("DELETE FROM spans WHERE trace_pk = ?1 AND span_id = ?2")?
+                    .execute(params![trace_pk, s.facts.span_id])?;
+                let resource_id = ensure_resource(tx, cache, s)?;
+                insert_span(tx, trace_pk, s, resource_id)?;
+                counts.updated += 1;
+            }
+            None => {
+                let resource_id = ensure_resource(tx, cache, s)?;
+                insert_span(tx, trace_pk, s, resource_id)?;
+                counts.inserted += 1;
+            }
+        }
+    }
+    if counts.inserted + counts.updated > 0 {
+        let facts = load_facts(tx, trace_pk)?;
+        let rollup = TraceRollup::from_spans(&facts).expect("trace has spans");
+        let version_id = ensure_version(tx, cache, &rollup.version, now)?;
+        update_trace(tx, trace_pk, version_id, &rollup)?;
+    }
+    Ok(counts)
+}
+
+fn ensure_version(
+    tx: &Transaction,
+    cache: &mut Caches,
+    f: &Fingerprint,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    let id = f.id();
+    if let Some(rowid) = cache.versions.get(&id) {
+        return Ok(*rowid);
+    }
+    tx.prepare_cached(
+        "INSERT INTO versions (fingerprint, label, prompt_hash, config_hash, model,
+                               index_version, tools, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (fingerprint) DO NOTHING",
+    )?
+    .execute(params![
+        id,
+        f.display_label(),
+        f.prompt_hash,
+        f.config_hash,
+        f.model,
+        f.index_version,
+        serde_json::to_string(&f.tools).expect("tools serialise"),
+        now
+    ])?;
+    let rowid: i64 = tx
+        .prepare_cached("SELECT id FROM versions WHERE fingerprint = ?1")?
+        .query_row([&id], |r| r.get(0))?;
+    cache.versions.insert(id, rowid);
+    Ok(rowid)
+}
+
+fn ensure_resource(tx: &Transaction, cache: &mut Caches, s: &SpanRecord) -> rusqlite::Result<Option<i64>> {
+    let r = &s.resource;
+    if r.attrs.is_empty() {
+        return Ok(None);
+    }
+    let digest = &r.digest;
+    if let Some(id) = cache.resources.get(digest) {
+        return Ok(Some(*id));
+    }
+    tx.prepare_cached(
+        "INSERT INTO resources (digest, attributes) VALUES (?1, ?2)
+         ON CONFLICT (digest) DO NOTHING",
+    )?
+    .execute(params![&digest[..], r.json])?;
+    let id: i64 = tx
+        .prepare_cached("SELECT id FROM resources WHERE digest = ?1")?
+        .query_row([&digest[..]], |r| r.get(0))?;
+    cache.resources.insert(*digest, id);
+    Ok(Some(id))
+}
+
+fn insert_trace(
+    tx: &Transaction,
+    source: &str,
+    trace_id: &str,
+    version_id: i64,
+    r: &TraceRollup,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO traces (source, trace_id, version_id, name, start_ns, end_ns, duration_ms,
+            error, refusal, safety_events, tool_calls, tool_errors, retrievals, retrieval_empty,
+            retrieval_top_score, tokens_in, tokens_out, cost_usd, input, output, output_chars,
+            span_count, imported_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18, ?19, ?20, ?21, ?22, ?23)",
+    )?
+    .execute(params![
+        source,
+        trace_id,
+        version_id,
+        r.name,
+        r.start_ns,
+        r.end_ns,
+        r.duration_ms(),
+        r.error,
+        r.refusal,
+        r.safety_events,
+        r.tool_calls,
+        r.tool_errors,
+        r.retrievals,
+        r.retrieval_empty,
+        r.retrieval_top_score,
+        r.tokens_in,
+        r.tokens_out,
+        r.cost_usd,
+        r.input,
+        r.output,
+        output_chars(r),
+        r.span_count,
+        now
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn update_trace(tx: &Transaction, trace_pk: i64, version_id: i64, r: &TraceRollup) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE traces SET version_id = ?2, name = ?3, start_ns = ?4, end_ns = ?5,
+            duration_ms = ?6, error = ?7, refusal = ?8, safety_events = ?9, tool_calls = ?10,
+            tool_errors = ?11, retrievals = ?12, retrieval_empty = ?13,
+            retrieval_top_score = ?14, tokens_in = ?15, tokens_out = ?16, cost_usd = ?17,
+            input = ?18, output = ?19, output_chars = ?20, span_count = ?21
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        trace_pk,
+        version_id,
+        r.name,
+        r.start_ns,
+        r.end_ns,
+        r.duration_ms(),
+        r.error,
+        r.refusal,
+        r.safety_events,
+        r.tool_calls,
+        r.tool_errors,
+        r.retrievals,
+        r.retrieval_empty,
+        r.retrieval_top_score,
+        r.tokens_in,
+        r.tokens_out,
+        r.cost_usd,
+        r.input,
+        r.output,
+        output_chars(r),
+        r.span_count
+    ])?;
+    Ok(())
+}
+
+fn output_chars(r: &TraceRollup) -> i64 {
+    r.output.as_ref().map_or(0, |o| o.chars().count() as i64)
+}
+
+fn insert_span(
+    tx: &Transaction,
+    trace_pk: i64,
+    s: &SpanRecord,
+    resource_id: Option<i64>,
+) -> rusqlite::Result<()> {
+    let f = &s.facts;
+    let version = (!f.version.is_unknown())
+        .then(|| serde_json::to_string(&f.version).expect("fingerprint serialises"));
+    tx.prepare_cached(
+        "INSERT INTO spans (trace_pk, span_id, parent_span_id, name, kind, start_ns, end_ns,
+            error, status_message, model, tokens_in, tokens_out, cost_usd, input, output,
+            refusal, safety_events, tool_name, tool_args, retrieval_docs, retrieval_top_score,
+            version, resource_id, attributes, content_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+    )?
+    .execute(params![
+        trace_pk,
+        f.span_id,
+        f.parent_span_id,
+        f.name,
+        f.kind.as_str(),
+        f.start_ns,
+        f.end_ns,
+        f.error,
+        f.status_message,
+        f.model,
+        f.tokens_in,
+        f.tokens_out,
+        f.cost_usd,
+        f.input,
+        f.output,
+        f.refusal,
+        f.safety_events,
+        f.tool_name,
+        f.tool_args,
+        f.retrieval_docs,
+        f.retrieval_top_score,
+        version,
+        resource_id,
+        s.attributes,
+        s.content_hash
+    ])?;
+    Ok(())
+}
+
+fn span_hashes(tx: &Transaction, trace_pk: i64) -> rusqlite::Result<HashMap<String, i64>> {
+    let mut stmt = tx.prepare_cached("SELECT span_id, content_hash FROM spans WHERE trace_pk = ?1")?;
+    let rows = stmt.query_map([trace_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// The facts of every cached span of a trace.
+pub(crate) fn load_facts(conn: &Connection, trace_pk: i64) -> rusqlite::Result<Vec<SpanFacts>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, error, status_message,
+                model, tokens_in, tokens_out, cost_usd, input, output, refusal, safety_events,
+                tool_name, tool_args, retrieval_docs, retrieval_top_score, version
+         FROM spans WHERE trace_pk = ?1 ORDER BY start_ns, id",
+    )?;
+    let rows = stmt.query_map([trace_pk], |r| {
+        let version: Option<String> = r.get(20)?;
+        Ok(SpanFacts {
+            span_id: r.get(0)?,
+            parent_span_id: r.get(1)?,
+            name: r.get(2)?,
+            kind: SpanKind::parse(&r.get::<_, String>(3)?),
+            start_ns: r.get(4)?,
+            end_ns: r.get(5)?,
+            error: r.get(6)?,
+            status_message: r.get(7)?,
+            model: r.get(8)?,
+            tokens_in: r.get(9)?,
+            tokens_out: r.get(10)?,
+            cost_usd: r.get(11)?,
+            input: r.get(12)?,
+            output: r.get(13)?,
+            refusal: r.get(14)?,
+            safety_events: r.get(15)?,
+            tool_name: r.get(16)?,
+            tool_args: r.get(17)?,
+            retrieval_docs: r.get(18)?,
+            retrieval_top_score: r.get(19)?,
+            version: version
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .unwrap_or_default(),
+        })
+    })?;
+    rows.collect()
+}
