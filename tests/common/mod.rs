@@ -1,0 +1,54 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The pinned clock every end-to-end test runs under.
+pub const NOW: &str = "2026-11-20T12:00:00Z";
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `relops` with a workspace config and the pinned clock.
+pub fn relops(config: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("relops").expect("binary builds");
+    cmd.env("RELOPS_NOW", NOW)
+        .env_remove("RELOPS_CONFIG")
+        .env_remove("RELOPS_DB")
+        .arg("--config")
+        .arg(config);
+    cmd
+}
+
+/// A workspace directory with a config whose cache sits beside it.
+pub fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("relops.toml");
+    std::fs::write(&config, "[workspace]\ncache = \"cache.db\"\n").expect("write config");
+    (dir, config)
+}
+
+/// Runs a command that must succeed and parses its stdout as JSON.
+pub fn json(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out))
+    })
+}
+
+/// Builds a small demo workspace with the pinned clock; returns its config path.
+pub fn demo(dir: &Path, traces: u64) -> PathBuf {
+    Command::cargo_bin("relops")
+        .expect("binary builds")
+        .env("RELOPS_NOW", NOW)
+        .args(["demo", "--no-tui", "--traces", &traces.to_string(), "--dir"])
+        .arg(dir)
+        .assert()
+        .success();
+    dir.join("relops.toml")
+}
