@@ -206,7 +206,11 @@ mod tests {
     fn empty_file_gives_defaults() {
         let c = parse("").unwrap();
         assert_eq!(c.overview.buckets, 24);
-        assert!(c.versions.model.contains(&"gen_ai.request.model".to_string()));
+        assert!(
+            c.versions
+                .model
+                .contains(&"gen_ai.request.model".to_string())
+        );
     }
 
     #[test]
@@ -223,7 +227,10 @@ mod tests {
         let err = parse("[overview]\nwindow = \"soon\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("relops.toml:2:10: overview.window"), "{err}");
+        assert!(
+            err.starts_with("relops.toml:2:10: overview.window"),
+            "{err}"
+        );
         assert!(err.contains("duration"), "{err}");
     }
 

@@ -214,7 +214,11 @@ impl TraceRollup {
             version,
             name: root.unwrap_or(first).name.clone(),
             start_ns: first.start_ns,
-            end_ns: ordered.iter().map(|s| s.end_ns).max().unwrap_or(first.end_ns),
+            end_ns: ordered
+                .iter()
+                .map(|s| s.end_ns)
+                .max()
+                .unwrap_or(first.end_ns),
             error: root.map_or_else(|| ordered.iter().any(|s| s.error), |r| r.error),
             refusal: ordered.iter().any(|s| s.refusal),
             safety_events: ordered.iter().map(|s| s.safety_events).sum(),
@@ -245,15 +249,10 @@ fn count(spans: &[&SpanFacts], pred: impl Fn(&SpanFacts) -> bool) -> i64 {
 }
 
 fn find_root<'a>(ordered: &[&'a SpanFacts]) -> Option<&'a SpanFacts> {
-    let ids: std::collections::HashSet<&str> =
-        ordered.iter().map(|s| s.span_id.as_str()).collect();
+    let ids: std::collections::HashSet<&str> = ordered.iter().map(|s| s.span_id.as_str()).collect();
     ordered
         .iter()
-        .find(|s| {
-            s.parent_span_id
-                .as_deref()
-                .is_none_or(|p| !ids.contains(p))
-        })
+        .find(|s| s.parent_span_id.as_deref().is_none_or(|p| !ids.contains(p)))
         .copied()
 }
 

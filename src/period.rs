@@ -59,7 +59,7 @@ impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let units = [(7 * 86_400, "w"), (86_400, "d"), (3600, "h"), (60, "m")];
         for (size, unit) in units {
-            if self.secs >= size && self.secs % size == 0 {
+            if self.secs >= size && self.secs.is_multiple_of(size) {
                 return write!(f, "{}{unit}", self.secs / size);
             }
         }

@@ -26,7 +26,11 @@ pub struct Workspace {
 impl Workspace {
     /// Resolves paths and loads the config. `config` is `None` when neither the flag nor
     /// the environment named one.
-    pub fn open(config: Option<&Path>, db: Option<&Path>, readonly: bool) -> Result<Self, ConfigError> {
+    pub fn open(
+        config: Option<&Path>,
+        db: Option<&Path>,
+        readonly: bool,
+    ) -> Result<Self, ConfigError> {
         let explicit = config.is_some();
         let config_path = config.map_or_else(|| PathBuf::from(DEFAULT_CONFIG), Path::to_path_buf);
         let config = if !explicit && !config_path.exists() {
@@ -97,7 +101,9 @@ mod tests {
         let cfg = dir.path().join("relops.toml");
         std::fs::write(&cfg, "[workspace]\ncache = \"cache/relops.db\"\n").unwrap();
         let ws = Workspace::open(Some(&cfg), None, false).unwrap();
-        let expected = std::fs::canonicalize(dir.path()).unwrap().join("cache/relops.db");
+        let expected = std::fs::canonicalize(dir.path())
+            .unwrap()
+            .join("cache/relops.db");
         assert_eq!(ws.db_path, expected);
     }
 

@@ -33,11 +33,15 @@ fn import_reports_counts_and_each_rejection_with_its_line() {
         .map(|p| format!("{}:{} {}", p["file"], p["line"], p["reason"]))
         .collect();
     assert!(
-        problems.iter().any(|p| p.contains("genai.jsonl") && p.contains(":1 ") && p.contains("traceId")),
+        problems
+            .iter()
+            .any(|p| p.contains("genai.jsonl") && p.contains(":1 ") && p.contains("traceId")),
         "{problems:?}"
     );
     assert!(
-        problems.iter().any(|p| p.contains(":2 ") && p.contains("not an OTLP/JSON")),
+        problems
+            .iter()
+            .any(|p| p.contains(":2 ") && p.contains("not an OTLP/JSON")),
         "{problems:?}"
     );
 }
@@ -113,8 +117,15 @@ fn traces_have_the_documented_fields_and_filters_work() {
     let all = all.as_array().unwrap();
     assert_eq!(all.len(), 3);
     for key in [
-        "id", "version", "started_at", "duration_ms", "status", "refusal", "tokens_in",
-        "tokens_out", "cost_usd",
+        "id",
+        "version",
+        "started_at",
+        "duration_ms",
+        "status",
+        "refusal",
+        "tokens_in",
+        "tokens_out",
+        "cost_usd",
     ] {
         assert!(all[0].get(key).is_some(), "missing {key}");
     }
@@ -131,7 +142,10 @@ fn traces_have_the_documented_fields_and_filters_work() {
     assert_eq!(ids(&["--refusals"]).len(), 2);
     assert_eq!(ids(&["--errors"]).len(), 2);
     assert_eq!(ids(&["--version", "canary-7"]).len(), 2);
-    assert_eq!(ids(&["--search", "rotate"]), vec!["5b8efff798038103d269b633813fc60c"]);
+    assert_eq!(
+        ids(&["--search", "rotate"]),
+        vec!["5b8efff798038103d269b633813fc60c"]
+    );
     // The pinned clock is 2026-11-20T12:00Z; the fixtures are from 2026-11-18.
     assert_eq!(ids(&["--since", "1h"]).len(), 0);
     assert_eq!(ids(&["--since", "7d"]).len(), 4);
@@ -187,7 +201,10 @@ fn bad_config_names_file_line_column_and_key() {
         .args(["versions"])
         .assert()
         .code(2)
-        .stderr(contains(format!("{}:2:11: overview.buckets", config.display())));
+        .stderr(contains(format!(
+            "{}:2:11: overview.buckets",
+            config.display()
+        )));
     std::fs::write(&config, "[workspace]\ncahce = \"x.db\"\n").unwrap();
     relops(&config)
         .args(["versions"])

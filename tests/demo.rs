@@ -40,11 +40,16 @@ fn rerunning_the_demo_changes_nothing_and_other_seeds_need_another_dir() {
     let before = json(relops(&config).args(["traces", "--json", "--limit", "1000"]));
     let config_text = std::fs::read_to_string(&config).unwrap();
     demo(dir.path(), 800);
-    assert_eq!(before, json(relops(&config).args(["traces", "--json", "--limit", "1000"])));
+    assert_eq!(
+        before,
+        json(relops(&config).args(["traces", "--json", "--limit", "1000"]))
+    );
     assert_eq!(config_text, std::fs::read_to_string(&config).unwrap());
     assert_cmd::Command::cargo_bin("relops")
         .unwrap()
-        .args(["demo", "--no-tui", "--seed", "7", "--traces", "800", "--dir"])
+        .args([
+            "demo", "--no-tui", "--seed", "7", "--traces", "800", "--dir",
+        ])
         .arg(dir.path())
         .assert()
         .code(2)
@@ -57,7 +62,8 @@ fn v3_refuses_more_and_its_refund_tool_fails_more() {
     let config = demo(dir.path(), 6000);
     let count = |args: &[&str]| {
         let mut cmd = relops(&config);
-        cmd.args(["traces", "--json", "--limit", "100000"]).args(args);
+        cmd.args(["traces", "--json", "--limit", "100000"])
+            .args(args);
         json(&mut cmd).as_array().unwrap().len() as f64
     };
     let rate = |v: &str, filter: &str| count(&["--version", v, filter]) / count(&["--version", v]);
@@ -116,7 +122,11 @@ fn serve_runs_the_workflow_server_and_the_live_feed() {
             .unwrap()
     };
     let input = "Please refund order A262626; I returned the Orbit speaker last week.";
-    assert_eq!(ask("v2", input), ask("v2", input), "deterministic per version");
+    assert_eq!(
+        ask("v2", input),
+        ask("v2", input),
+        "deterministic per version"
+    );
     let unknown = client
         .post(format!("http://{addr}/v1/v9/respond"))
         .json(&serde_json::json!({ "input": input }))
@@ -125,7 +135,12 @@ fn serve_runs_the_workflow_server_and_the_live_feed() {
     assert_eq!(unknown.status(), 404);
 
     // The live feed adds traces while serving (the pinned clock stamps them at NOW).
-    let cached = || json(relops(&config).args(["traces", "--json", "--limit", "100000"])).as_array().unwrap().len();
+    let cached = || {
+        json(relops(&config).args(["traces", "--json", "--limit", "100000"]))
+            .as_array()
+            .unwrap()
+            .len()
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while cached() <= 300 {
         assert!(Instant::now() < deadline, "live feed added no trace");

@@ -53,7 +53,10 @@ pub fn versions(ws: &Workspace, args: &VersionsArgs) -> Result<()> {
     if args.json {
         return super::print_json(&rows);
     }
-    println!("{:<14} {:<12} {:>8}  {:<24} {:<12} {:<12}", "LABEL", "ID", "TRACES", "MODEL", "PROMPT", "INDEX");
+    println!(
+        "{:<14} {:<12} {:>8}  {:<24} {:<12} {:<12}",
+        "LABEL", "ID", "TRACES", "MODEL", "PROMPT", "INDEX"
+    );
     for v in rows {
         println!(
             "{:<14} {:<12} {:>8}  {:<24} {:<12} {:<12}",
@@ -71,14 +74,16 @@ pub fn versions(ws: &Workspace, args: &VersionsArgs) -> Result<()> {
 pub fn traces(ws: &Workspace, args: &TracesArgs) -> Result<()> {
     let conn = store::open_reader(&ws.db_path)?;
     let version = match &args.version {
-        Some(spec) => Some(query::resolve_version(&conn, spec).map_err(|e| eyre!(e))?.rowid),
+        Some(spec) => Some(
+            query::resolve_version(&conn, spec)
+                .map_err(|e| eyre!(e))?
+                .rowid,
+        ),
         None => None,
     };
     let filter = query::TraceFilter {
         version,
-        since_ns: args
-            .since
-            .map(|p| crate::clock::now_ns() - p.as_nanos()),
+        since_ns: args.since.map(|p| crate::clock::now_ns() - p.as_nanos()),
         refusals: args.refusals,
         errors: args.errors,
         tool_errors: false,
@@ -106,13 +111,17 @@ pub fn traces(ws: &Workspace, args: &TracesArgs) -> Result<()> {
 pub fn trace(ws: &Workspace, cmd: &TraceCommand) -> Result<()> {
     let TraceCommand::Show { id, json } = cmd;
     let conn = store::open_reader(&ws.db_path)?;
-    let detail = query::trace_detail(&conn, id)?.ok_or_else(|| eyre!("no trace {id:?} in the cache"))?;
+    let detail =
+        query::trace_detail(&conn, id)?.ok_or_else(|| eyre!("no trace {id:?} in the cache"))?;
     if *json {
         return super::print_json(&detail);
     }
     let r = &detail.row;
     println!("trace {}  version {} ({})", r.id, r.version, r.version_id);
-    println!("started {}  {:.0} ms  {}  tokens {}/{}  ${:.5}", r.started_at, r.duration_ms, r.status, r.tokens_in, r.tokens_out, r.cost_usd);
+    println!(
+        "started {}  {:.0} ms  {}  tokens {}/{}  ${:.5}",
+        r.started_at, r.duration_ms, r.status, r.tokens_in, r.tokens_out, r.cost_usd
+    );
     println!("input:  {}", detail.input.as_deref().unwrap_or("-"));
     println!("output: {}", detail.output.as_deref().unwrap_or("-"));
     for s in &detail.spans {

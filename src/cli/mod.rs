@@ -15,7 +15,11 @@ use color_eyre::eyre::{Result, WrapErr};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Parser)]
-#[command(name = "relops", version, about = "Release operations console for LLM workflows")]
+#[command(
+    name = "relops",
+    version,
+    about = "Release operations console for LLM workflows"
+)]
 pub struct Cli {
     /// Workspace config file.
     #[arg(long, global = true, env = "RELOPS_CONFIG", value_name = "FILE")]

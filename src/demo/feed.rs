@@ -69,7 +69,11 @@ fn run(mut writer: Writer, config: &Config, seed: u64, stop: &AtomicBool) {
         let n = rng.random_range(1..=5);
         let requests: Vec<traffic::Request> = (0..n)
             .map(|i| {
-                let release = if rng.random::<f64>() < CANARY_SHARE { "v3" } else { "v2" };
+                let release = if rng.random::<f64>() < CANARY_SHARE {
+                    "v3"
+                } else {
+                    "v2"
+                };
                 let release = workflow::release(release).expect("known release");
                 traffic::request(&mut rng, release, now - i * 150_000_000)
             })

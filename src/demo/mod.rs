@@ -80,22 +80,29 @@ pub fn build(opts: &DemoOptions) -> Result<DemoReport> {
         .wrap_err_with(|| format!("cannot create {}", opts.dir.display()))?;
     let config_path = opts.dir.join(CONFIG_FILE);
     let demo = existing_demo(&config_path)?;
-    if let Some(d) = &demo {
-        if d.seed != opts.seed || d.traces != opts.traces {
-            bail!(
-                "{} already holds a demo with seed {} and {} traces; choose another --dir",
-                opts.dir.display(),
-                d.seed,
-                d.traces
-            );
-        }
+    if let Some(d) = demo
+        .as_ref()
+        .filter(|d| d.seed != opts.seed || d.traces != opts.traces)
+    {
+        bail!(
+            "{} already holds a demo with seed {} and {} traces; choose another --dir",
+            opts.dir.display(),
+            d.seed,
+            d.traces
+        );
     }
     let (server, anchor) = match &demo {
         Some(d) => (d.server.clone(), d.anchor.clone()),
-        None => (free_loopback_addr()?, opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        None => (
+            free_loopback_addr()?,
+            opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
     };
     if demo.is_none() {
-        std::fs::write(&config_path, config_text(&server, opts.seed, opts.traces, &anchor))?;
+        std::fs::write(
+            &config_path,
+            config_text(&server, opts.seed, opts.traces, &anchor),
+        )?;
     }
     let ws = Workspace::open(Some(&config_path), None, false)?;
     let anchor_ns = DateTime::parse_from_rfc3339(&anchor)
@@ -142,7 +149,11 @@ fn cached_demo_traces(db: &Path) -> Result<i64> {
         return Ok(0);
     }
     let conn = store::open_reader(db)?;
-    Ok(conn.query_row("SELECT count(*) FROM traces WHERE source = ?1", [SOURCE], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT count(*) FROM traces WHERE source = ?1",
+        [SOURCE],
+        |r| r.get(0),
+    )?)
 }
 
 fn generate(file: &Path, seed: u64, traces: u64, anchor_ns: i64) -> Result<()> {
@@ -161,7 +172,11 @@ fn import(ws: &Workspace, file: &Path) -> Result<()> {
     let mut importer = Importer::new(&mut writer, &ws.config, SOURCE);
     importer.import_file(file, |_| {})?;
     if importer.summary.rejected > 0 {
-        bail!("demo import rejected {} spans: {:?}", importer.summary.rejected, importer.summary.problems);
+        bail!(
+            "demo import rejected {} spans: {:?}",
+            importer.summary.rejected,
+            importer.summary.problems
+        );
     }
     Ok(())
 }
@@ -214,7 +229,10 @@ pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
     let server = match server {
         Ok(listener) => Some(runtime.spawn(server::serve(listener))),
         Err(e) => {
-            eprintln!("relops demo: workflow server not started on {}: {e}", report.server);
+            eprintln!(
+                "relops demo: workflow server not started on {}: {e}",
+                report.server
+            );
             None
         }
     };
@@ -224,7 +242,9 @@ pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
             "relops demo: workflow server on http://{} and live feed running; Ctrl-C stops",
             report.server
         );
-        runtime.block_on(tokio::signal::ctrl_c()).map_err(Into::into)
+        runtime
+            .block_on(tokio::signal::ctrl_c())
+            .map_err(Into::into)
     } else {
         crate::tui::run(ws)
     };
@@ -241,7 +261,11 @@ fn print_report(r: &DemoReport) {
     println!("cache:     {}", r.db_path.display());
     println!("traces:    {}", r.traces);
     println!("versions:  {}", r.versions);
-    println!("server:    http://{} (run `relops demo --dir {} --serve`)", r.server, r.dir.display());
+    println!(
+        "server:    http://{} (run `relops demo --dir {} --serve`)",
+        r.server,
+        r.dir.display()
+    );
     println!(
         "next:      relops --config {} versions",
         r.config_path.display()

@@ -73,14 +73,23 @@ pub fn answer(release: &'static workflow::Release, input: &str) -> Value {
         .steps
         .iter()
         .filter_map(|s| match s {
-            Step::Tool { name, args, result, error, ms, .. } => Some(json!({
+            Step::Tool {
+                name,
+                args,
+                result,
+                error,
+                ms,
+                ..
+            } => Some(json!({
                 "name": name, "arguments": args, "result": result, "error": error, "latency_ms": ms,
             })),
             _ => None,
         })
         .collect();
     // Span ids derive from the input so the same question always yields the same trace.
-    let seed = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(input.as_bytes()));
+    let seed = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
+        input.as_bytes(),
+    ));
     let mut rng = ChaCha8Rng::from_seed(seed.into());
     let request = Request {
         start_ns: crate::clock::now_ns(),
@@ -113,7 +122,9 @@ mod tests {
         let a = answer(v2, "Do you ship to Japan?");
         let b = answer(v2, "Do you ship to Japan?");
         assert_eq!(a["output"], b["output"]);
-        assert_eq!(a["spans"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],
-                   b["spans"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]);
+        assert_eq!(
+            a["spans"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],
+            b["spans"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+        );
     }
 }

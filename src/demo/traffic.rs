@@ -48,13 +48,17 @@ pub fn release_at(day: f64, u: f64) -> &'static Release {
 fn start_times(rng: &mut impl Rng, n: usize, start_ns: i64) -> impl Iterator<Item = i64> + '_ {
     // rate(t) = 1 + A·sin(2πt − π/2) in days; busiest at midday.
     const A: f64 = 0.6;
-    let cdf = |t: f64| t - A / (2.0 * std::f64::consts::PI) * ((2.0 * std::f64::consts::PI * t - std::f64::consts::FRAC_PI_2).cos());
+    let cdf = |t: f64| {
+        t - A / (2.0 * std::f64::consts::PI)
+            * ((2.0 * std::f64::consts::PI * t - std::f64::consts::FRAC_PI_2).cos())
+    };
     let total = cdf(7.0) - cdf(0.0);
     (0..n).map(move |i| {
         let target = (i as f64 + rng.random::<f64>()) / n as f64 * total + cdf(0.0);
         let mut t = target - cdf(0.0);
         for _ in 0..6 {
-            let rate = 1.0 + A * (2.0 * std::f64::consts::PI * t - std::f64::consts::FRAC_PI_2).sin();
+            let rate =
+                1.0 + A * (2.0 * std::f64::consts::PI * t - std::f64::consts::FRAC_PI_2).sin();
             t -= (cdf(t) - target) / rate;
         }
         start_ns + (t.clamp(0.0, 7.0) * DAY_NS) as i64
@@ -69,12 +73,19 @@ pub struct Request {
 }
 
 fn hex_id(rng: &mut impl Rng, bytes: usize) -> String {
-    (0..bytes).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+    (0..bytes)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
 }
 
 /// Generates the week ending at `anchor_ns` and writes it as OTLP/JSON lines.
 /// Returns (traces, spans).
-pub fn write_week(out: &mut impl Write, seed: u64, traces: usize, anchor_ns: i64) -> std::io::Result<(u64, u64)> {
+pub fn write_week(
+    out: &mut impl Write,
+    seed: u64,
+    traces: usize,
+    anchor_ns: i64,
+) -> std::io::Result<(u64, u64)> {
     let mut times_rng = ChaCha8Rng::seed_from_u64(seed);
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(1));
     let start_ns = anchor_ns - WEEK_NS;
@@ -106,12 +117,19 @@ pub fn request(rng: &mut impl Rng, release: &'static Release, start_ns: i64) -> 
 }
 
 /// Writes requests as one `ExportTraceServiceRequest` line, one resource per release.
-pub fn write_line(out: &mut impl Write, rng: &mut impl Rng, requests: &[Request]) -> std::io::Result<u64> {
+pub fn write_line(
+    out: &mut impl Write,
+    rng: &mut impl Rng,
+    requests: &[Request],
+) -> std::io::Result<u64> {
     let mut resource_spans = Vec::new();
     let mut count = 0;
     for release in &RELEASES {
         let mut spans = Vec::new();
-        for r in requests.iter().filter(|r| r.execution.release == release.label) {
+        for r in requests
+            .iter()
+            .filter(|r| r.execution.release == release.label)
+        {
             spans.extend(trace_spans(rng, r));
         }
         if spans.is_empty() {
@@ -137,7 +155,10 @@ fn resource_attributes(r: &Release) -> Value {
         ("relops.prompt.hash", s(r.prompt_hash)),
         ("relops.config.hash", s(r.config_hash)),
         ("relops.index.version", s(r.index_version)),
-        ("relops.tool.order_lookup.version", s(r.order_lookup_version)),
+        (
+            "relops.tool.order_lookup.version",
+            s(r.order_lookup_version),
+        ),
         ("relops.tool.refund.version", s(r.refund_version)),
     ])
 }
@@ -170,15 +191,31 @@ pub fn trace_spans(rng: &mut impl Rng, r: &Request) -> Vec<Value> {
     for step in &e.steps {
         let dur = (step.ms() * 1e6) as i64;
         let id = hex_id(rng, 8);
-        spans.push(step_span(&r.trace_id, &id, &root_id, step, release, (t, t + dur)));
+        spans.push(step_span(
+            &r.trace_id,
+            &id,
+            &root_id,
+            step,
+            release,
+            (t, t + dur),
+        ));
         t += dur + 2_000_000;
     }
     spans
 }
 
-fn step_span(trace: &str, id: &str, parent: &str, step: &Step, release: &Release, (start, end): (i64, i64)) -> Value {
+fn step_span(
+    trace: &str,
+    id: &str,
+    parent: &str,
+    step: &Step,
+    release: &Release,
+    (start, end): (i64, i64),
+) -> Value {
     match step {
-        Step::Retrieval { query, documents, .. } => {
+        Step::Retrieval {
+            query, documents, ..
+        } => {
             let mut a = vec![
                 ("openinference.span.kind", s("RETRIEVER")),
                 ("input.value", s(query)),
@@ -189,16 +226,38 @@ fn step_span(trace: &str, id: &str, parent: &str, step: &Step, release: &Release
                 .flat_map(|(i, (doc, score, text))| {
                     [
                         (format!("retrieval.documents.{i}.document.id"), s(doc)),
-                        (format!("retrieval.documents.{i}.document.score"), json!({"doubleValue": score})),
+                        (
+                            format!("retrieval.documents.{i}.document.score"),
+                            json!({"doubleValue": score}),
+                        ),
                         (format!("retrieval.documents.{i}.document.content"), s(text)),
                     ]
                 })
                 .collect();
-            let mut all: Vec<Value> = a.drain(..).map(|(k, v)| json!({"key": k, "value": v})).collect();
+            let mut all: Vec<Value> = a
+                .drain(..)
+                .map(|(k, v)| json!({"key": k, "value": v}))
+                .collect();
             all.extend(keys.into_iter().map(|(k, v)| json!({"key": k, "value": v})));
-            span_value(trace, id, Some(parent), "retrieve kb", (start, end), Value::Array(all), None)
+            span_value(
+                trace,
+                id,
+                Some(parent),
+                "retrieve kb",
+                (start, end),
+                Value::Array(all),
+                None,
+            )
         }
-        Step::Llm { tokens_in, tokens_out, cost_usd, finish_reason, safety_flagged, output, .. } => {
+        Step::Llm {
+            tokens_in,
+            tokens_out,
+            cost_usd,
+            finish_reason,
+            safety_flagged,
+            output,
+            ..
+        } => {
             let mut a = vec![
                 ("openinference.span.kind", s("LLM")),
                 ("gen_ai.operation.name", s("chat")),
@@ -208,15 +267,33 @@ fn step_span(trace: &str, id: &str, parent: &str, step: &Step, release: &Release
                 ("gen_ai.usage.input_tokens", i(*tokens_in)),
                 ("gen_ai.usage.output_tokens", i(*tokens_out)),
                 ("relops.cost_usd", json!({"doubleValue": cost_usd})),
-                ("gen_ai.response.finish_reasons", json!({"arrayValue": {"values": [{"stringValue": finish_reason}]}})),
+                (
+                    "gen_ai.response.finish_reasons",
+                    json!({"arrayValue": {"values": [{"stringValue": finish_reason}]}}),
+                ),
                 ("output.value", s(output)),
             ];
             if *safety_flagged {
                 a.push(("relops.safety.flagged", json!({"boolValue": true})));
             }
-            span(trace, id, Some(parent), &format!("chat {}", release.model), (start, end), a, None)
+            span(
+                trace,
+                id,
+                Some(parent),
+                &format!("chat {}", release.model),
+                (start, end),
+                a,
+                None,
+            )
         }
-        Step::Tool { name, version, args, result, error, .. } => {
+        Step::Tool {
+            name,
+            version,
+            args,
+            result,
+            error,
+            ..
+        } => {
             let mut a = vec![
                 ("openinference.span.kind", s("TOOL")),
                 ("tool.name", s(name)),
@@ -226,16 +303,40 @@ fn step_span(trace: &str, id: &str, parent: &str, step: &Step, release: &Release
             if let Some(r) = result {
                 a.push(("output.value", s(r)));
             }
-            span(trace, id, Some(parent), &format!("tool {name}"), (start, end), a, error.as_deref())
+            span(
+                trace,
+                id,
+                Some(parent),
+                &format!("tool {name}"),
+                (start, end),
+                a,
+                error.as_deref(),
+            )
         }
     }
 }
 
-fn span(trace: &str, id: &str, parent: Option<&str>, name: &str, times: (i64, i64), a: Vec<(&str, Value)>, error: Option<&str>) -> Value {
+fn span(
+    trace: &str,
+    id: &str,
+    parent: Option<&str>,
+    name: &str,
+    times: (i64, i64),
+    a: Vec<(&str, Value)>,
+    error: Option<&str>,
+) -> Value {
     span_value(trace, id, parent, name, times, attrs(&a), error)
 }
 
-fn span_value(trace: &str, id: &str, parent: Option<&str>, name: &str, (start, end): (i64, i64), attributes: Value, error: Option<&str>) -> Value {
+fn span_value(
+    trace: &str,
+    id: &str,
+    parent: Option<&str>,
+    name: &str,
+    (start, end): (i64, i64),
+    attributes: Value,
+    error: Option<&str>,
+) -> Value {
     let status = match error {
         Some(msg) => json!({"code": 2, "message": msg}),
         None => json!({"code": 1}),
@@ -257,7 +358,12 @@ fn span_value(trace: &str, id: &str, parent: Option<&str>, name: &str, (start, e
 }
 
 fn attrs(pairs: &[(&str, Value)]) -> Value {
-    Value::Array(pairs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
 }
 
 fn s(v: &str) -> Value {
@@ -290,7 +396,10 @@ mod tests {
         // The daily cycle: more traffic around midday than around midnight.
         let hour = |t: &i64| (t % 86_400_000_000_000) / 3_600_000_000_000;
         let noon = times.iter().filter(|t| (10..14).contains(&hour(t))).count();
-        let night = times.iter().filter(|t| hour(t) < 2 || hour(t) >= 22).count();
+        let night = times
+            .iter()
+            .filter(|t| hour(t) < 2 || hour(t) >= 22)
+            .count();
         assert!(noon > night * 2, "noon {noon} night {night}");
     }
 

@@ -154,9 +154,15 @@ pub fn customer_message(rng: &mut impl Rng) -> String {
         (Intent::OrderStatus, 0) => format!("Where is my order #{order}?"),
         (Intent::OrderStatus, 1) => format!("Has order {order} shipped yet?"),
         (Intent::OrderStatus, _) => format!("My package {order} is late, what is going on?"),
-        (Intent::Refund, 0) => format!("I want a refund for order {order}, the {product} arrived broken."),
-        (Intent::Refund, 1) => format!("Please refund order {order}; I returned the {product} last week."),
-        (Intent::Refund, _) => format!("Can I get my money back for {order}? The {product} stopped working."),
+        (Intent::Refund, 0) => {
+            format!("I want a refund for order {order}, the {product} arrived broken.")
+        }
+        (Intent::Refund, 1) => {
+            format!("Please refund order {order}; I returned the {product} last week.")
+        }
+        (Intent::Refund, _) => {
+            format!("Can I get my money back for {order}? The {product} stopped working.")
+        }
         (Intent::Product, 0) => format!("What is the warranty on the {product}?"),
         (Intent::Product, 1) => format!("Is the {product} available in other colours?"),
         (Intent::Product, _) => format!("How do I clean the {product}?"),
@@ -294,7 +300,11 @@ pub fn execute(release: &'static Release, input: &str) -> Execution {
                 format!("{{\"order_id\":\"{order}\",\"status\":\"in transit\",\"eta_days\":2}}")
             }),
             error: lookup_fails.then(|| "order service timed out after 2000 ms".to_string()),
-            ms: if lookup_fails { 2000.0 } else { latency(&mut rng, 120.0, 0.4) },
+            ms: if lookup_fails {
+                2000.0
+            } else {
+                latency(&mut rng, 120.0, 0.4)
+            },
         });
         if intent == Intent::Refund && !lookup_fails {
             let fails = draw("refund-error", input) < release.refund_error_rate;
@@ -302,8 +312,15 @@ pub fn execute(release: &'static Release, input: &str) -> Execution {
                 name: "refund",
                 version: release.refund_version,
                 args: format!("{{\"order_id\":\"{order}\",\"reason\":\"customer request\"}}"),
-                result: (!fails).then(|| format!("{{\"refund_id\":\"R-{}\",\"status\":\"approved\"}}", &order[1..])),
-                error: fails.then(|| "refund service returned 503: upstream ledger unavailable".to_string()),
+                result: (!fails).then(|| {
+                    format!(
+                        "{{\"refund_id\":\"R-{}\",\"status\":\"approved\"}}",
+                        &order[1..]
+                    )
+                }),
+                error: fails.then(|| {
+                    "refund service returned 503: upstream ledger unavailable".to_string()
+                }),
                 ms: latency(&mut rng, release.refund_median_ms, 0.5),
             });
             if fails {
@@ -320,22 +337,39 @@ pub fn execute(release: &'static Release, input: &str) -> Execution {
 
     let output = answer(intent, refused, &tool_note, input);
     let tokens_in = release.prompt_tokens + (input.len() as i64 / 4) + rng.random_range(150..450);
-    let tokens_out = if refused { rng.random_range(18..40) } else { rng.random_range(60..220) };
+    let tokens_out = if refused {
+        rng.random_range(18..40)
+    } else {
+        rng.random_range(60..220)
+    };
     let safety = intent == Intent::OutOfScope;
     steps.push(Step::Llm {
         tokens_in,
         tokens_out,
-        cost_usd: (tokens_in as f64 * release.price_in + tokens_out as f64 * release.price_out) / 1e6,
-        finish_reason: if safety && draw("filter", input) < 0.5 { "content_filter" } else { "stop" },
+        cost_usd: (tokens_in as f64 * release.price_in + tokens_out as f64 * release.price_out)
+            / 1e6,
+        finish_reason: if safety && draw("filter", input) < 0.5 {
+            "content_filter"
+        } else {
+            "stop"
+        },
         safety_flagged: safety,
         output: output.clone(),
-        ms: latency(&mut rng, release.llm_median_ms * (tokens_out as f64 / 140.0).max(0.3), 0.35),
+        ms: latency(
+            &mut rng,
+            release.llm_median_ms * (tokens_out as f64 / 140.0).max(0.3),
+            0.35,
+        ),
     });
     let total_ms = steps.iter().map(Step::ms).sum::<f64>() + latency(&mut rng, 40.0, 0.3);
     Execution {
         release: release.label,
         input: input.to_string(),
-        output: if failed.is_some() { String::new() } else { output },
+        output: if failed.is_some() {
+            String::new()
+        } else {
+            output
+        },
         refusal: refused,
         failed,
         steps,
@@ -350,7 +384,11 @@ fn retrieve(rng: &mut impl Rng, input: &str) -> Step {
         .map(|_| {
             let id = rng.random_range(1..48);
             let score = 0.55 + rng.random::<f64>() * 0.37;
-            (format!("kb-{id:03}"), (score * 1000.0).round() / 1000.0, format!("Help article {id}"))
+            (
+                format!("kb-{id:03}"),
+                (score * 1000.0).round() / 1000.0,
+                format!("Help article {id}"),
+            )
         })
         .collect();
     documents.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -430,7 +468,10 @@ mod tests {
         for _ in 0..4000 {
             let input = customer_message(&mut rng);
             let (a, b) = (execute(v("v2"), &input), execute(v("v3"), &input));
-            assert!(!a.refusal || b.refusal, "v2 refused what v3 answered: {input}");
+            assert!(
+                !a.refusal || b.refusal,
+                "v2 refused what v3 answered: {input}"
+            );
             v2_refusals += i32::from(a.refusal);
             v3_refusals += i32::from(b.refusal);
         }
@@ -446,17 +487,39 @@ mod tests {
             .map(|_| customer_message(&mut rng))
             .find(|i| {
                 let e = execute(v("v3"), i);
-                e.steps.iter().any(|s| matches!(s, Step::Tool { name: "refund", error: Some(_), .. }))
+                e.steps.iter().any(|s| {
+                    matches!(
+                        s,
+                        Step::Tool {
+                            name: "refund",
+                            error: Some(_),
+                            ..
+                        }
+                    )
+                })
             })
             .expect("some v3 refund fails");
         let good = execute(v("v2"), &failing);
-        assert!(good.steps.iter().any(|s| matches!(s, Step::Tool { name: "refund", error: None, .. })));
+        assert!(good.steps.iter().any(|s| matches!(
+            s,
+            Step::Tool {
+                name: "refund",
+                error: None,
+                ..
+            }
+        )));
     }
 
     #[test]
     fn classify_recovers_generated_intents() {
-        assert_eq!(classify("Has order A123456 shipped yet?"), Intent::OrderStatus);
-        assert_eq!(classify("Can I get my money back for A123456? The Volt power bank stopped working."), Intent::Refund);
+        assert_eq!(
+            classify("Has order A123456 shipped yet?"),
+            Intent::OrderStatus
+        );
+        assert_eq!(
+            classify("Can I get my money back for A123456? The Volt power bank stopped working."),
+            Intent::Refund
+        );
         assert_eq!(classify("Do you ship to Japan?"), Intent::Shipping);
         assert_eq!(classify(ABUSE[0]), Intent::OutOfScope);
     }

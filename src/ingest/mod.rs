@@ -5,6 +5,7 @@ mod semconv;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use serde::Serialize;
 
@@ -60,13 +61,18 @@ impl ImportSummary {
 }
 
 /// Imports OTLP/JSON into the cache under one source name.
+///
+/// Parsing runs on the calling thread and writing on a second one, joined by a short
+/// bounded queue: the two overlap on two cores, and memory stays flat.
 pub struct Importer<'w> {
     writer: &'w mut Writer,
     extractor: Extractor,
     source: String,
-    pending: Vec<SpanRecord>,
     pub summary: ImportSummary,
 }
+
+/// Batches of spans in flight between the parser and the writer.
+const QUEUE_BATCHES: usize = 2;
 
 impl<'w> Importer<'w> {
     pub fn new(writer: &'w mut Writer, config: &Config, source: &str) -> Self {
@@ -74,7 +80,6 @@ impl<'w> Importer<'w> {
             writer,
             extractor: Extractor::new(&config.versions, &config.detect),
             source: source.to_string(),
-            pending: Vec::with_capacity(BATCH_SPANS),
             summary: ImportSummary::default(),
         }
     }
@@ -96,33 +101,68 @@ impl<'w> Importer<'w> {
     /// Imports from any reader; `name` labels problems.
     pub fn import_reader(&mut self, input: impl BufRead, name: &str) -> Result<(), ImportError> {
         self.summary.files += 1;
+        let (tx, rx) = sync_channel::<Vec<SpanRecord>>(QUEUE_BATCHES);
+        let Self {
+            writer,
+            extractor,
+            source,
+            summary,
+        } = self;
+        std::thread::scope(|scope| {
+            let written = scope.spawn(move || {
+                let mut counts = IngestCounts::default();
+                for spans in rx {
+                    counts += writer.ingest(source, spans)?;
+                }
+                Ok::<_, rusqlite::Error>(counts)
+            });
+            let mut parser = Parser {
+                extractor,
+                summary,
+                name,
+                pending: Vec::with_capacity(BATCH_SPANS),
+                tx,
+            };
+            let parsed = parser.run(input);
+            drop(parser);
+            // A writer error explains a parser stop (the queue closed), so it wins.
+            summary.counts += written.join().expect("writer thread does not panic")?;
+            parsed
+        })
+    }
+}
+
+/// The parsing half of an import.
+struct Parser<'a> {
+    extractor: &'a Extractor,
+    summary: &'a mut ImportSummary,
+    name: &'a str,
+    pending: Vec<SpanRecord>,
+    tx: SyncSender<Vec<SpanRecord>>,
+}
+
+impl Parser<'_> {
+    fn run(&mut self, input: impl BufRead) -> Result<(), ImportError> {
         let mut problems = Vec::new();
         DocumentReader::new(input).read(
-            |batch| self.add_batch(batch, name),
-            |e| {
-                problems.push(Problem {
-                    file: name.to_string(),
-                    line: e.line,
-                    reason: e.message,
-                })
-            },
+            |batch| self.add_batch(batch),
+            |e| problems.push((e.line, e.message)),
         )?;
-        for p in problems {
-            self.summary.reject(p);
+        for (line, reason) in problems {
+            self.reject(line, reason);
         }
         self.flush()
     }
 
-    fn add_batch(&mut self, batch: Batch, name: &str) -> Result<(), ImportError> {
+    fn add_batch(&mut self, batch: Batch) -> Result<(), ImportError> {
         let resource = Resource::new(batch.resource);
         for (i, raw) in batch.spans.iter().enumerate() {
             match self.extractor.record(&resource, raw.get()) {
                 Ok(rec) => self.pending.push(rec),
-                Err(reason) => self.summary.reject(Problem {
-                    file: name.to_string(),
-                    line: batch.line,
-                    reason: format!("span {}: {reason}", span_label(i, raw.get())),
-                }),
+                Err(reason) => self.reject(
+                    batch.line,
+                    format!("span {}: {reason}", span_label(i, raw.get())),
+                ),
             }
         }
         if self.pending.len() >= BATCH_SPANS {
@@ -131,15 +171,21 @@ impl<'w> Importer<'w> {
         Ok(())
     }
 
-    /// Commits what is pending.
-    pub fn flush(&mut self) -> Result<(), ImportError> {
+    fn reject(&mut self, line: Option<usize>, reason: String) {
+        self.summary.reject(Problem {
+            file: self.name.to_string(),
+            line,
+            reason,
+        });
+    }
+
+    /// Hands what is pending to the writer.
+    fn flush(&mut self) -> Result<(), ImportError> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let spans = std::mem::take(&mut self.pending);
-        self.summary.counts += self.writer.ingest(&self.source, spans)?;
-        self.pending.reserve(BATCH_SPANS);
-        Ok(())
+        let spans = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH_SPANS));
+        self.tx.send(spans).map_err(|_| ImportError::WriterStopped)
     }
 }
 
@@ -165,6 +211,8 @@ pub enum ImportError {
     },
     #[error("cache write failed: {0}")]
     Store(#[from] rusqlite::Error),
+    #[error("cache writer stopped")]
+    WriterStopped,
 }
 
 /// Counts bytes as they are read, for the progress bar.

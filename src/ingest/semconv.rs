@@ -52,7 +52,11 @@ pub struct Extractor {
 }
 
 const INPUT_KEYS: &[&str] = &["input.value", "gen_ai.input.messages", "gen_ai.prompt"];
-const OUTPUT_KEYS: &[&str] = &["output.value", "gen_ai.output.messages", "gen_ai.completion"];
+const OUTPUT_KEYS: &[&str] = &[
+    "output.value",
+    "gen_ai.output.messages",
+    "gen_ai.completion",
+];
 const TOKENS_IN: &[&str] = &[
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.prompt_tokens",
@@ -70,7 +74,11 @@ const MODEL: &[&str] = &[
     "llm.model_name",
 ];
 const TOOL_NAME: &[&str] = &["tool.name", "gen_ai.tool.name"];
-const TOOL_ARGS: &[&str] = &["tool.parameters", "gen_ai.tool.call.arguments", "input.value"];
+const TOOL_ARGS: &[&str] = &[
+    "tool.parameters",
+    "gen_ai.tool.call.arguments",
+    "input.value",
+];
 const FINISH: &[&str] = &[
     "gen_ai.response.finish_reasons",
     "llm.finish_reason",
@@ -104,7 +112,7 @@ impl Extractor {
         }
 
         let mut attrs = Attributes::new();
-        otlp::flatten(&span.attributes, &mut attrs);
+        otlp::flatten(span.attributes, &mut attrs);
         let a = Lookup {
             span: &attrs,
             resource: &resource.attrs,
@@ -202,7 +210,9 @@ impl Extractor {
     fn phrase_refusal(&self, output: &Option<String>) -> bool {
         let Some(out) = output else { return false };
         let out = out.to_lowercase();
-        self.refusal_phrases.iter().any(|p| out.contains(p.as_str()))
+        self.refusal_phrases
+            .iter()
+            .any(|p| out.contains(p.as_str()))
     }
 
     fn safety_events(&self, a: &Lookup, events: &[otlp::Event]) -> i64 {
@@ -283,7 +293,11 @@ fn truthy(v: &Value) -> bool {
 }
 
 fn classify(a: &Lookup) -> SpanKind {
-    if let Some(kind) = a.span.get("openinference.span.kind").and_then(Value::as_str) {
+    if let Some(kind) = a
+        .span
+        .get("openinference.span.kind")
+        .and_then(Value::as_str)
+    {
         return match kind.to_ascii_uppercase().as_str() {
             "LLM" => SpanKind::Llm,
             "TOOL" => SpanKind::Tool,
@@ -337,10 +351,8 @@ fn retrieval(attrs: &Attributes, kind: SpanKind) -> (Option<i64>, Option<f64>) {
         let (index, field) = rest.split_once('.').unwrap_or((rest, ""));
         if let Ok(i) = index.parse::<u32>() {
             indices.insert(i);
-            if field == "document.score" {
-                if let Some(s) = v.as_f64() {
-                    best = Some(best.map_or(s, |b: f64| b.max(s)));
-                }
+            if let Some(score) = v.as_f64().filter(|_| field == "document.score") {
+                best = Some(best.map_or(score, |b: f64| b.max(score)));
             }
         }
     }
@@ -381,4 +393,235 @@ fn content_hash(resource: &Resource, raw: &str) -> i64 {
     h.update(raw.as_bytes());
     let d = h.finalize();
     i64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Detection, VersionMapping};
+    use serde_json::json;
+
+    fn extractor() -> Extractor {
+        Extractor::new(&VersionMapping::default(), &Detection::default())
+    }
+
+    fn resource(pairs: &[(&str, &str)]) -> Arc<Resource> {
+        let mut attrs = Attributes::new();
+        for (k, v) in pairs {
+            attrs.insert(k.to_string(), json!(v));
+        }
+        Resource::new(attrs)
+    }
+
+    fn span(attributes: serde_json::Value, status: serde_json::Value) -> String {
+        json!({
+            "traceId": "0af7651916cd43dd8448eb211c80319c",
+            "spanId": "b7ad6b7169203331",
+            "name": "s",
+            "startTimeUnixNano": "1000000000",
+            "endTimeUnixNano": 1500000000u64,
+            "attributes": attributes,
+            "status": status,
+        })
+        .to_string()
+    }
+
+    fn kv(key: &str, value: serde_json::Value) -> serde_json::Value {
+        json!({"key": key, "value": value})
+    }
+
+    #[test]
+    fn genai_chat_with_content_filter_is_a_refusal_and_a_safety_event() {
+        let raw = span(
+            json!([
+                kv("gen_ai.operation.name", json!({"stringValue": "chat"})),
+                kv("gen_ai.request.model", json!({"stringValue": "m-1"})),
+                kv("gen_ai.usage.input_tokens", json!({"intValue": "120"})),
+                kv("gen_ai.usage.output_tokens", json!({"intValue": 7})),
+                kv(
+                    "gen_ai.response.finish_reasons",
+                    json!({"arrayValue": {"values": [{"stringValue": "content_filter"}]}})
+                ),
+            ]),
+            json!({}),
+        );
+        let r = extractor().record(&resource(&[]), &raw).unwrap();
+        assert_eq!(r.facts.kind, SpanKind::Llm);
+        assert_eq!(r.facts.model.as_deref(), Some("m-1"));
+        assert_eq!((r.facts.tokens_in, r.facts.tokens_out), (120, 7));
+        assert!(r.facts.refusal);
+        assert_eq!(r.facts.safety_events, 1);
+        assert_eq!(r.facts.duration_ms(), 500.0);
+    }
+
+    #[test]
+    fn refusal_phrases_match_case_insensitively_on_llm_output_only() {
+        let attrs = |kind: &str| {
+            json!([
+                kv("openinference.span.kind", json!({"stringValue": kind})),
+                kv(
+                    "output.value",
+                    json!({"stringValue": "i'M SORRY, BUT I CAN'T do that"})
+                ),
+            ])
+        };
+        let e = extractor();
+        assert!(
+            e.record(&resource(&[]), &span(attrs("LLM"), json!({})))
+                .unwrap()
+                .facts
+                .refusal
+        );
+        assert!(
+            !e.record(&resource(&[]), &span(attrs("CHAIN"), json!({})))
+                .unwrap()
+                .facts
+                .refusal
+        );
+    }
+
+    #[test]
+    fn retrieval_documents_flat_and_array_forms() {
+        let flat = span(
+            json!([
+                kv(
+                    "openinference.span.kind",
+                    json!({"stringValue": "RETRIEVER"})
+                ),
+                kv(
+                    "retrieval.documents.0.document.score",
+                    json!({"doubleValue": 0.4})
+                ),
+                kv(
+                    "retrieval.documents.1.document.score",
+                    json!({"doubleValue": 0.9})
+                ),
+                kv(
+                    "retrieval.documents.2.document.id",
+                    json!({"stringValue": "x"})
+                ),
+            ]),
+            json!({}),
+        );
+        let r = extractor().record(&resource(&[]), &flat).unwrap();
+        assert_eq!(
+            (r.facts.retrieval_docs, r.facts.retrieval_top_score),
+            (Some(3), Some(0.9))
+        );
+
+        let empty = span(
+            json!([
+                kv(
+                    "openinference.span.kind",
+                    json!({"stringValue": "RETRIEVER"})
+                ),
+                kv("retrieval.documents", json!({"arrayValue": {"values": []}})),
+            ]),
+            json!({}),
+        );
+        let r = extractor().record(&resource(&[]), &empty).unwrap();
+        assert_eq!(
+            (r.facts.retrieval_docs, r.facts.retrieval_top_score),
+            (Some(0), None)
+        );
+    }
+
+    #[test]
+    fn failed_tool_call_keeps_name_args_and_message() {
+        let raw = span(
+            json!([
+                kv("openinference.span.kind", json!({"stringValue": "TOOL"})),
+                kv("tool.name", json!({"stringValue": "refund"})),
+                kv("tool.parameters", json!({"stringValue": "{\"id\":1}"})),
+            ]),
+            json!({"code": "STATUS_CODE_ERROR", "message": "503"}),
+        );
+        let f = extractor().record(&resource(&[]), &raw).unwrap().facts;
+        assert!(f.is_tool_error());
+        assert_eq!(f.tool_name.as_deref(), Some("refund"));
+        assert_eq!(f.tool_args.as_deref(), Some("{\"id\":1}"));
+        assert_eq!(f.status_message.as_deref(), Some("503"));
+    }
+
+    #[test]
+    fn fingerprint_reads_resource_and_span_with_span_first() {
+        let raw = span(
+            json!([
+                kv("relops.prompt.hash", json!({"stringValue": "from-span"})),
+                kv("relops.tool.search.version", json!({"stringValue": "2"})),
+            ]),
+            json!({}),
+        );
+        let res = resource(&[
+            ("service.version", "v7"),
+            ("relops.prompt.hash", "from-resource"),
+            ("relops.tool.refund.version", "1.0"),
+        ]);
+        let v = extractor().record(&res, &raw).unwrap().facts.version;
+        assert_eq!(v.label.as_deref(), Some("v7"));
+        assert_eq!(v.prompt_hash.as_deref(), Some("from-span"));
+        assert_eq!(v.tools.get("refund").map(String::as_str), Some("1.0"));
+        assert_eq!(v.tools.get("search").map(String::as_str), Some("2"));
+    }
+
+    #[test]
+    fn custom_mapping_is_honoured() {
+        let mapping = VersionMapping {
+            label: vec!["deploy.tag".into()],
+            ..VersionMapping::default()
+        };
+        let e = Extractor::new(&mapping, &Detection::default());
+        let v = e
+            .record(
+                &resource(&[("deploy.tag", "blue"), ("service.version", "9")]),
+                &span(json!([]), json!({})),
+            )
+            .unwrap()
+            .facts
+            .version;
+        assert_eq!(v.label.as_deref(), Some("blue"));
+    }
+
+    #[test]
+    fn ids_may_be_base64_but_must_have_the_right_length() {
+        assert_eq!(
+            normalise_id("CvdlGRbNQ92ESOshHIAxnA==", 32).as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!(
+            normalise_id("0AF7651916CD43DD8448EB211C80319C", 32).as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!(normalise_id("abc", 16), None);
+    }
+
+    #[test]
+    fn malformed_spans_say_what_is_wrong() {
+        let e = extractor();
+        let r = resource(&[]);
+        let bad_time = span(json!([]), json!({})).replace("1500000000", "5");
+        assert!(e.record(&r, &bad_time).unwrap_err().contains("before"));
+        assert!(
+            e.record(&r, "{\"spanId\": 1}")
+                .unwrap_err()
+                .contains("invalid type")
+        );
+        let no_trace = json!({"traceId": "", "spanId": "b7ad6b7169203331", "startTimeUnixNano": "1", "endTimeUnixNano": "2"});
+        assert!(
+            e.record(&r, &no_trace.to_string())
+                .unwrap_err()
+                .contains("traceId")
+        );
+    }
+
+    #[test]
+    fn unchanged_spans_hash_alike_and_resources_count() {
+        let raw = span(json!([]), json!({}));
+        let e = extractor();
+        let a = e.record(&resource(&[("k", "1")]), &raw).unwrap();
+        let b = e.record(&resource(&[("k", "1")]), &raw).unwrap();
+        let c = e.record(&resource(&[("k", "2")]), &raw).unwrap();
+        assert_eq!(a.content_hash, b.content_hash);
+        assert_ne!(a.content_hash, c.content_hash);
+    }
 }

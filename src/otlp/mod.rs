@@ -104,30 +104,52 @@ pub struct KvList {
 }
 
 /// Integers are strings in OTLP/JSON (64-bit safety) but some writers use numbers.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum IntRepr {
-    Num(i64),
-    Str(String),
-}
+/// A visitor rather than an untagged enum: this runs for every span and attribute.
+struct IntVisitor;
 
-fn int_repr<E: de::Error>(v: IntRepr) -> Result<i64, E> {
-    match v {
-        IntRepr::Num(n) => Ok(n),
-        IntRepr::Str(s) => s
-            .parse()
-            .map_err(|_| E::custom(format!("not an integer: {s:?}"))),
+impl de::Visitor<'_> for IntVisitor {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an integer or a string holding one")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom(format!("integer out of range: {v}")))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<i64, E> {
+        s.parse()
+            .map_err(|_| E::custom(format!("not an integer: {s:?}")))
     }
 }
 
 fn nanos<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    int_repr(IntRepr::deserialize(d)?)
+    d.deserialize_any(IntVisitor)
 }
 
 fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Option::<IntRepr>::deserialize(d)?
-        .map(int_repr)
-        .transpose()
+    struct Opt;
+    impl<'de> de::Visitor<'de> for Opt {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an optional integer")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(IntVisitor).map(Some)
+        }
+    }
+    d.deserialize_option(Opt)
 }
 
 /// Parses the span kind, which OTLP/JSON writes as a number or as `SPAN_KIND_*`.

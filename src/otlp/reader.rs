@@ -8,8 +8,8 @@
 use std::fmt;
 use std::io::{BufRead, Cursor, Read};
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{Attributes, KeyValue, flatten};
@@ -204,8 +204,8 @@ impl<'a, F: FnMut(Batch) -> Result<(), E>, E> Sink<'a, F, E> {
 
     fn emit(&mut self, rs: RawResourceSpans) -> bool {
         let mut resource = Attributes::new();
-        if let Some(r) = &rs.resource {
-            flatten(&r.attributes, &mut resource);
+        if let Some(r) = rs.resource {
+            flatten(r.attributes, &mut resource);
         }
         for ss in rs.scope_spans {
             let batch = Batch {
@@ -317,10 +317,9 @@ mod tests {
 
     #[test]
     fn pretty_document_is_streamed() {
-        let pretty = serde_json::to_string_pretty(
-            &serde_json::from_str::<serde_json::Value>(LINE).unwrap(),
-        )
-        .unwrap();
+        let pretty =
+            serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(LINE).unwrap())
+                .unwrap();
         let (batches, errors) = read(&format!("\n{pretty}\n"));
         assert_eq!(batches, vec![(None, 2)]);
         assert!(errors.is_empty());

@@ -57,11 +57,11 @@ CREATE TABLE traces (
     output_chars        INTEGER NOT NULL,
     span_count          INTEGER NOT NULL,
     imported_at         INTEGER NOT NULL,
-    UNIQUE (source, trace_id)
+    -- Trace id first: `trace show ID` finds a trace without knowing its source.
+    UNIQUE (trace_id, source)
 );
 CREATE INDEX traces_version_start ON traces(version_id, start_ns);
 CREATE INDEX traces_start ON traces(start_ns);
-CREATE INDEX traces_trace_id ON traces(trace_id);
 
 CREATE TABLE spans (
     id                  INTEGER PRIMARY KEY,
@@ -267,7 +267,9 @@ pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error("cache schema version {0} is newer than this relops understands ({LATEST}); upgrade relops")]
+    #[error(
+        "cache schema version {0} is newer than this relops understands ({LATEST}); upgrade relops"
+    )]
     TooNew(usize),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),

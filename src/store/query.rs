@@ -32,7 +32,7 @@ pub struct VersionRow {
     pub last_seen_ns: Option<i64>,
 }
 
-/// Every version with its trace count, oldest first.
+/// Every version that has traces, with its trace count, oldest first.
 pub fn versions(conn: &Connection) -> rusqlite::Result<Vec<VersionRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT v.id, v.fingerprint, v.label, v.prompt_hash, v.config_hash, v.model,
@@ -41,7 +41,10 @@ pub fn versions(conn: &Connection) -> rusqlite::Result<Vec<VersionRow>> {
          LEFT JOIN (SELECT version_id, min(start_ns) AS first, max(start_ns) AS last,
                            count(*) AS n
                     FROM traces GROUP BY version_id) t ON t.version_id = v.id
-         ORDER BY t.first IS NULL, t.first, v.id",
+         -- A trace whose late spans completed its fingerprint leaves its first, partial
+         -- version behind without traces: not worth listing.
+         WHERE t.n > 0
+         ORDER BY t.first, v.id",
     )?;
     let rows = stmt.query_map([], |r| {
         let tools: String = r.get(7)?;
@@ -292,7 +295,10 @@ pub fn trace_detail(conn: &Connection, id: &str) -> rusqlite::Result<Option<Trac
          WHERE t.trace_id = ?1 OR t.id = ?2
          ORDER BY t.trace_id = ?1 DESC LIMIT 1"
     );
-    let pk: i64 = id.strip_prefix('#').and_then(|n| n.parse().ok()).unwrap_or(-1);
+    let pk: i64 = id
+        .strip_prefix('#')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1);
     let found = conn
         .prepare_cached(&sql)?
         .query_row(params![id.to_ascii_lowercase(), pk], |r| {
@@ -428,7 +434,9 @@ pub fn window_buckets(
     let mut out: BTreeMap<i64, Buckets> = BTreeMap::new();
     while let Some(r) = rows.next()? {
         let b = (((r.get::<_, i64>(1)? - start_ns) / width) as usize).min(buckets - 1);
-        let v = out.entry(r.get(0)?).or_insert_with(|| Buckets::new(buckets));
+        let v = out
+            .entry(r.get(0)?)
+            .or_insert_with(|| Buckets::new(buckets));
         v.requests[b] += 1;
         v.latencies[b].push(r.get(2)?);
         v.refusals[b] += count(r.get::<_, i64>(3)?);
@@ -469,5 +477,5 @@ pub fn freshness(conn: &Connection) -> rusqlite::Result<(Option<i64>, Option<i64
                 (SELECT imported_at FROM traces ORDER BY id DESC LIMIT 1),
                 (SELECT count(*) FROM traces)",
     )?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }

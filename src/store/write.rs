@@ -54,7 +54,11 @@ impl Writer {
 
     /// Upserts spans in one transaction, keyed by `(source, trace id, span id)`, and
     /// recomputes the rollup of every trace they touch.
-    pub fn ingest(&mut self, source: &str, spans: Vec<SpanRecord>) -> rusqlite::Result<IngestCounts> {
+    pub fn ingest(
+        &mut self,
+        source: &str,
+        spans: Vec<SpanRecord>,
+    ) -> rusqlite::Result<IngestCounts> {
         let mut by_trace: HashMap<String, Vec<SpanRecord>> = HashMap::new();
         let mut order = Vec::new();
         for s in spans {
@@ -174,7 +178,11 @@ fn ensure_version(
     Ok(rowid)
 }
 
-fn ensure_resource(tx: &Transaction, cache: &mut Caches, s: &SpanRecord) -> rusqlite::Result<Option<i64>> {
+fn ensure_resource(
+    tx: &Transaction,
+    cache: &mut Caches,
+    s: &SpanRecord,
+) -> rusqlite::Result<Option<i64>> {
     let r = &s.resource;
     if r.attrs.is_empty() {
         return Ok(None);
@@ -239,7 +247,12 @@ fn insert_trace(
     Ok(tx.last_insert_rowid())
 }
 
-fn update_trace(tx: &Transaction, trace_pk: i64, version_id: i64, r: &TraceRollup) -> rusqlite::Result<()> {
+fn update_trace(
+    tx: &Transaction,
+    trace_pk: i64,
+    version_id: i64,
+    r: &TraceRollup,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE traces SET version_id = ?2, name = ?3, start_ns = ?4, end_ns = ?5,
             duration_ms = ?6, error = ?7, refusal = ?8, safety_events = ?9, tool_calls = ?10,
@@ -326,7 +339,8 @@ fn insert_span(
 }
 
 fn span_hashes(tx: &Transaction, trace_pk: i64) -> rusqlite::Result<HashMap<String, i64>> {
-    let mut stmt = tx.prepare_cached("SELECT span_id, content_hash FROM spans WHERE trace_pk = ?1")?;
+    let mut stmt =
+        tx.prepare_cached("SELECT span_id, content_hash FROM spans WHERE trace_pk = ?1")?;
     let rows = stmt.query_map([trace_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
@@ -368,4 +382,143 @@ pub(crate) fn load_facts(conn: &Connection, trace_pk: i64) -> rusqlite::Result<V
         })
     })?;
     rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ingest::Resource;
+    use crate::model::tests::span;
+
+    fn writer() -> Writer {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn).unwrap();
+        Writer::new(conn)
+    }
+
+    fn record(trace: &str, facts: SpanFacts, hash: i64) -> SpanRecord {
+        SpanRecord {
+            trace_id: trace.into(),
+            facts,
+            attributes: "{}".into(),
+            resource: Resource::new(Default::default()),
+            content_hash: hash,
+        }
+    }
+
+    fn trace_row(w: &Writer, trace: &str) -> (i64, String, Option<String>, i64) {
+        w.connection()
+            .query_row(
+                "SELECT t.span_count, v.label, v.model, t.tool_errors FROM traces t
+                 JOIN versions v ON v.id = t.version_id WHERE t.trace_id = ?1",
+                [trace],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn reingesting_identical_spans_changes_nothing() {
+        let mut w = writer();
+        let spans = || {
+            vec![
+                record("t1", span("a", None, SpanKind::Chain, 0, 10), 1),
+                record("t1", span("b", Some("a"), SpanKind::Llm, 1, 9), 2),
+            ]
+        };
+        let first = w.ingest("src", spans()).unwrap();
+        assert_eq!((first.inserted, first.new_traces), (2, 1));
+        let second = w.ingest("src", spans()).unwrap();
+        assert_eq!(
+            second,
+            IngestCounts {
+                unchanged: 2,
+                ..Default::default()
+            }
+        );
+        let traces: i64 = w
+            .connection()
+            .query_row("SELECT count(*) FROM traces", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(traces, 1);
+    }
+
+    #[test]
+    fn same_trace_id_from_another_source_is_another_trace() {
+        let mut w = writer();
+        w.ingest(
+            "a",
+            vec![record("t1", span("a", None, SpanKind::Chain, 0, 10), 1)],
+        )
+        .unwrap();
+        let c = w
+            .ingest(
+                "b",
+                vec![record("t1", span("a", None, SpanKind::Chain, 0, 10), 1)],
+            )
+            .unwrap();
+        assert_eq!(c.new_traces, 1);
+    }
+
+    #[test]
+    fn late_spans_update_the_rollup_and_the_version() {
+        let mut w = writer();
+        let mut root = span("a", None, SpanKind::Chain, 0, 10);
+        root.version.label = Some("v2".into());
+        w.ingest("src", vec![record("t1", root, 1)]).unwrap();
+        assert_eq!(trace_row(&w, "t1"), (1, "v2".into(), None, 0));
+
+        let mut llm = span("b", Some("a"), SpanKind::Llm, 1, 5);
+        llm.version.model = Some("m-9".into());
+        let mut tool = span("c", Some("a"), SpanKind::Tool, 5, 9);
+        tool.error = true;
+        let c = w
+            .ingest("src", vec![record("t1", llm, 2), record("t1", tool, 3)])
+            .unwrap();
+        assert_eq!((c.inserted, c.new_traces), (2, 0));
+        // The model joined the fingerprint: a new version row, the trace moved to it.
+        assert_eq!(trace_row(&w, "t1"), (3, "v2".into(), Some("m-9".into()), 1));
+    }
+
+    #[test]
+    fn a_changed_span_is_replaced() {
+        let mut w = writer();
+        w.ingest(
+            "src",
+            vec![record("t1", span("a", None, SpanKind::Tool, 0, 10), 1)],
+        )
+        .unwrap();
+        let mut failed = span("a", None, SpanKind::Tool, 0, 10);
+        failed.error = true;
+        let c = w.ingest("src", vec![record("t1", failed, 2)]).unwrap();
+        assert_eq!(c.updated, 1);
+        assert_eq!(trace_row(&w, "t1").3, 1);
+        let spans: i64 = w
+            .connection()
+            .query_row("SELECT count(*) FROM spans", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(spans, 1);
+    }
+
+    #[test]
+    fn resources_are_stored_once() {
+        let mut w = writer();
+        let mut attrs = crate::otlp::Attributes::new();
+        attrs.insert("service.name".into(), "x".into());
+        let res = Resource::new(attrs);
+        let recs: Vec<SpanRecord> = (0..3)
+            .map(|i| SpanRecord {
+                resource: Arc::clone(&res),
+                ..record(&format!("t{i}"), span("a", None, SpanKind::Chain, 0, 1), i)
+            })
+            .collect();
+        w.ingest("src", recs).unwrap();
+        let n: i64 = w
+            .connection()
+            .query_row("SELECT count(*) FROM resources", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
 }

@@ -37,7 +37,10 @@ pub fn workspace() -> (tempfile::TempDir, PathBuf) {
 pub fn json(cmd: &mut Command) -> serde_json::Value {
     let out = cmd.assert().success().get_output().stdout.clone();
     serde_json::from_slice(&out).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out))
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out)
+        )
     })
 }
 
