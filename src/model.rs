@@ -183,8 +183,8 @@ impl TraceRollup {
     /// Summarises a trace's spans (any order). The root (a span without a parent in the
     /// set) names the trace and gives its input and output; without one, the first and
     /// last LLM calls do.
-    pub fn from_spans(spans: &[SpanFacts]) -> Option<Self> {
-        let mut ordered: Vec<&SpanFacts> = spans.iter().collect();
+    pub fn from_spans<'a>(spans: impl IntoIterator<Item = &'a SpanFacts>) -> Option<Self> {
+        let mut ordered: Vec<&SpanFacts> = spans.into_iter().collect();
         ordered.sort_by_key(|s| (s.start_ns, s.end_ns));
         let first = *ordered.first()?;
         let root = find_root(&ordered);
@@ -235,7 +235,7 @@ impl TraceRollup {
             cost_usd: costed.iter().map(|s| s.cost_usd).sum(),
             input,
             output,
-            span_count: spans.len() as i64,
+            span_count: ordered.len() as i64,
         })
     }
 

@@ -154,10 +154,12 @@ impl<R: BufRead> DocumentReader<R> {
     }
 }
 
-/// A first line that is a complete JSON object means one export per line.
+/// Line layout unless the first line visibly opens a pretty-printed document (`{` alone,
+/// or a line that ends inside a structure). A truncated first line of a line-layout file
+/// still reads as line layout, so only that line is lost.
 fn is_whole_document(first_line: &str) -> bool {
     let t = first_line.trim();
-    t.len() > 1 && t.starts_with('{') && t.ends_with('}')
+    !(t == "{" || t.ends_with(['[', '{', ',', ':']))
 }
 
 fn read_document<E>(
@@ -313,6 +315,14 @@ mod tests {
         assert_eq!(batches, vec![(Some(1), 2), (Some(4), 2)]);
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, Some(2));
+    }
+
+    #[test]
+    fn a_truncated_first_line_loses_only_itself() {
+        let text = format!("{{\"resourceSpans\":[{{\"resou\n{LINE}\n");
+        let (batches, errors) = read(&text);
+        assert_eq!(batches, vec![(Some(2), 2)]);
+        assert_eq!(errors[0].line, Some(1));
     }
 
     #[test]

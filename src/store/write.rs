@@ -106,8 +106,8 @@ fn ingest_trace(
         .optional()?;
 
     let Some(trace_pk) = existing else {
-        let facts: Vec<SpanFacts> = spans.iter().map(|s| s.facts.clone()).collect();
-        let rollup = TraceRollup::from_spans(&facts).expect("a group has spans");
+        let rollup =
+            TraceRollup::from_spans(spans.iter().map(|s| &s.facts)).expect("a group has spans");
         let version_id = ensure_version(tx, cache, &rollup.version, now)?;
         let trace_pk = insert_trace(tx, source, trace_id, version_id, &rollup, now)?;
         for s in &spans {
