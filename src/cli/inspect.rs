@@ -86,10 +86,10 @@ pub fn traces(ws: &Workspace, args: &TracesArgs) -> Result<()> {
         since_ns: args.since.map(|p| crate::clock::now_ns() - p.as_nanos()),
         refusals: args.refusals,
         errors: args.errors,
-        tool_errors: false,
         search: args.search.clone(),
+        ..Default::default()
     };
-    let rows = query::traces_page(&conn, &filter, None, args.limit)?;
+    let rows = query::traces_page(&conn, &filter, query::Seek::Offset(0), args.limit)?;
     if args.json {
         return super::print_json(&rows);
     }

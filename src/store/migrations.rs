@@ -63,6 +63,12 @@ CREATE TABLE traces (
 CREATE INDEX traces_version_start ON traces(version_id, start_ns);
 CREATE INDEX traces_start ON traces(start_ns);
 
+-- The version fields spans carry, stored once per distinct set.
+CREATE TABLE span_versions (
+    id     INTEGER PRIMARY KEY,
+    fields TEXT NOT NULL UNIQUE
+);
+
 CREATE TABLE spans (
     id                  INTEGER PRIMARY KEY,
     trace_pk            INTEGER NOT NULL REFERENCES traces(id) ON DELETE CASCADE,
@@ -86,7 +92,7 @@ CREATE TABLE spans (
     tool_args           TEXT,
     retrieval_docs      INTEGER,
     retrieval_top_score REAL,
-    version             TEXT,
+    span_version_id     INTEGER REFERENCES span_versions(id),
     resource_id         INTEGER REFERENCES resources(id),
     attributes          TEXT NOT NULL,
     content_hash        INTEGER NOT NULL,

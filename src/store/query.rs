@@ -102,8 +102,14 @@ pub struct TraceFilter {
     /// Failed requests or failed tool calls.
     pub errors: bool,
     pub tool_errors: bool,
+    /// `Some(true)`: failed requests only; `Some(false)`: successful ones only.
+    pub failed: Option<bool>,
     /// Substring of the trace's input, output or name (case-insensitive for ASCII).
     pub search: Option<String>,
+    /// Only rows cached after this row id (what arrived since a snapshot).
+    pub after_pk: Option<i64>,
+    /// Only rows up to this row id (a snapshot that the live feed does not shift).
+    pub upto_pk: Option<i64>,
 }
 
 impl TraceFilter {
@@ -127,6 +133,18 @@ impl TraceFilter {
         }
         if self.tool_errors {
             parts.push("t.tool_errors > 0");
+        }
+        if let Some(failed) = self.failed {
+            parts.push("t.error = ?");
+            values.push(Box::new(failed));
+        }
+        if let Some(pk) = self.after_pk {
+            parts.push("t.id > ?");
+            values.push(Box::new(pk));
+        }
+        if let Some(pk) = self.upto_pk {
+            parts.push("t.id <= ?");
+            values.push(Box::new(pk));
         }
         if let Some(text) = self.search.as_deref().filter(|s| !s.is_empty()) {
             parts.push(
@@ -224,34 +242,65 @@ fn trace_row(r: &Row) -> rusqlite::Result<TraceRow> {
     })
 }
 
-/// A page of traces, newest first, starting after `after` (keyset pagination: the cost
-/// of a page does not depend on how deep into the list it is).
+/// Where a page of a newest-first list starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Seek {
+    /// The rows after (older than) a loaded row: keyset pagination, whose cost does not
+    /// depend on how deep into the list it is.
+    After(PageKey),
+    /// The rows before (newer than) a loaded row, still returned newest first.
+    Before(PageKey),
+    /// Skip this many rows: for jumps to places no loaded row is near.
+    Offset(usize),
+}
+
+/// A page of traces, newest first.
 pub fn traces_page(
     conn: &Connection,
     filter: &TraceFilter,
-    after: Option<PageKey>,
+    seek: Seek,
     limit: usize,
 ) -> rusqlite::Result<Vec<TraceRow>> {
     let (clause, mut values) = filter.clause();
-    let keyset = match after {
-        Some(k) => {
-            values.push(Box::new(k.start_ns));
-            values.push(Box::new(k.start_ns));
-            values.push(Box::new(k.pk));
-            " AND (t.start_ns < ? OR (t.start_ns = ? AND t.id < ?))"
-        }
-        None => "",
+    let (keyset, order, offset) = match seek {
+        Seek::After(_) => (
+            " AND (t.start_ns < ? OR (t.start_ns = ? AND t.id < ?))",
+            "DESC",
+            0,
+        ),
+        Seek::Before(_) => (
+            " AND (t.start_ns > ? OR (t.start_ns = ? AND t.id > ?))",
+            "ASC",
+            0,
+        ),
+        Seek::Offset(n) => ("", "DESC", n),
     };
+    if let Seek::After(k) | Seek::Before(k) = seek {
+        values.push(Box::new(k.start_ns));
+        values.push(Box::new(k.start_ns));
+        values.push(Box::new(k.pk));
+    }
     values.push(Box::new(limit as i64));
+    values.push(Box::new(offset as i64));
     let sql = format!(
         "SELECT {TRACE_COLUMNS} FROM traces t JOIN versions v ON v.id = t.version_id
          WHERE 1 = 1{clause}{keyset}
-         ORDER BY t.start_ns DESC, t.id DESC LIMIT ?"
+         ORDER BY t.start_ns {order}, t.id {order} LIMIT ? OFFSET ?"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let params: Vec<&dyn ToSql> = values.iter().map(|b| b.as_ref()).collect();
-    let rows = stmt.query_map(params.as_slice(), trace_row)?;
-    rows.collect()
+    let mut rows = stmt
+        .query_map(params.as_slice(), trace_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if matches!(seek, Seek::Before(_)) {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// The newest row id: the bound of a snapshot.
+pub fn max_pk(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT coalesce(max(id), 0) FROM traces", [], |r| r.get(0))
 }
 
 /// How many traces match a filter.
@@ -398,6 +447,8 @@ pub struct Buckets {
     pub latencies: Vec<Vec<f64>>,
     /// p95 latency per bucket (NaN where a bucket is empty).
     pub p95_ms: Vec<f64>,
+    /// p95 latency over the whole window.
+    pub window_p95_ms: f64,
 }
 
 impl Buckets {
@@ -413,6 +464,7 @@ impl Buckets {
             cost: vec![0.0; n],
             latencies: vec![Vec::new(); n],
             p95_ms: vec![f64::NAN; n],
+            window_p95_ms: f64::NAN,
         }
     }
 }
@@ -451,7 +503,8 @@ pub fn window_buckets(
         for (i, lat) in v.latencies.iter_mut().enumerate() {
             v.p95_ms[i] = percentile(lat, 0.95);
         }
-        v.latencies = Vec::new();
+        let mut all: Vec<f64> = std::mem::take(&mut v.latencies).concat();
+        v.window_p95_ms = percentile(&mut all, 0.95);
     }
     Ok(out)
 }

@@ -33,8 +33,10 @@ impl std::ops::AddAssign for IngestCounts {
 /// Owns the only write connection to the cache.
 pub struct Writer {
     conn: Connection,
-    /// Fingerprint id to row id; versions are few and never change.
-    versions: HashMap<String, i64>,
+    /// Trace fingerprints to `versions` rows; versions are few and never change.
+    versions: HashMap<Fingerprint, i64>,
+    /// Span-level version fields to `span_versions` rows.
+    span_versions: HashMap<Fingerprint, i64>,
     /// Resource digest to row id.
     resources: HashMap<[u8; 32], i64>,
 }
@@ -44,6 +46,7 @@ impl Writer {
         Self {
             conn,
             versions: HashMap::new(),
+            span_versions: HashMap::new(),
             resources: HashMap::new(),
         }
     }
@@ -59,35 +62,47 @@ impl Writer {
         source: &str,
         spans: Vec<SpanRecord>,
     ) -> rusqlite::Result<IngestCounts> {
-        let mut by_trace: HashMap<String, Vec<SpanRecord>> = HashMap::new();
-        let mut order = Vec::new();
-        for s in spans {
-            let group = by_trace.entry(s.trace_id.clone()).or_default();
-            if group.is_empty() {
-                order.push(s.trace_id.clone());
-            }
-            // A span repeated within one batch: the last copy wins.
-            group.retain(|g| g.facts.span_id != s.facts.span_id);
-            group.push(s);
-        }
+        let groups = group_by_trace(spans);
         let now = crate::clock::now_ns();
         let tx = self.conn.transaction()?;
         let mut counts = IngestCounts::default();
         let mut cache = Caches {
             versions: &mut self.versions,
+            span_versions: &mut self.span_versions,
             resources: &mut self.resources,
         };
-        for trace_id in order {
-            let group = by_trace.remove(&trace_id).expect("grouped above");
-            counts += ingest_trace(&tx, &mut cache, source, &trace_id, group, now)?;
+        for group in &groups {
+            counts += ingest_trace(&tx, &mut cache, source, group, now)?;
         }
         tx.commit()?;
         Ok(counts)
     }
 }
 
+/// Spans grouped by trace, traces in order of first appearance. A span repeated within
+/// one batch: the last copy wins.
+fn group_by_trace(spans: Vec<SpanRecord>) -> Vec<Vec<SpanRecord>> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let slots: Vec<usize> = spans
+        .iter()
+        .map(|s| {
+            let next = index.len();
+            *index.entry(s.trace_id.as_str()).or_insert(next)
+        })
+        .collect();
+    let mut groups: Vec<Vec<SpanRecord>> = (0..index.len()).map(|_| Vec::new()).collect();
+    drop(index);
+    for (s, slot) in spans.into_iter().zip(slots) {
+        let group = &mut groups[slot];
+        group.retain(|g| g.facts.span_id != s.facts.span_id);
+        group.push(s);
+    }
+    groups
+}
+
 struct Caches<'a> {
-    versions: &'a mut HashMap<String, i64>,
+    versions: &'a mut HashMap<Fingerprint, i64>,
+    span_versions: &'a mut HashMap<Fingerprint, i64>,
     resources: &'a mut HashMap<[u8; 32], i64>,
 }
 
@@ -95,44 +110,40 @@ fn ingest_trace(
     tx: &Transaction,
     cache: &mut Caches,
     source: &str,
-    trace_id: &str,
-    spans: Vec<SpanRecord>,
+    spans: &[SpanRecord],
     now: i64,
 ) -> rusqlite::Result<IngestCounts> {
+    let trace_id = spans[0].trace_id.as_str();
     let mut counts = IngestCounts::default();
-    let existing: Option<i64> = tx
-        .prepare_cached("SELECT id FROM traces WHERE source = ?1 AND trace_id = ?2")?
-        .query_row(params![source, trace_id], |r| r.get(0))
-        .optional()?;
-
-    let Some(trace_pk) = existing else {
-        let rollup =
-            TraceRollup::from_spans(spans.iter().map(|s| &s.facts)).expect("a group has spans");
-        let version_id = ensure_version(tx, cache, &rollup.version, now)?;
-        let trace_pk = insert_trace(tx, source, trace_id, version_id, &rollup, now)?;
-        for s in &spans {
-            let resource_id = ensure_resource(tx, cache, s)?;
-            insert_span(tx, trace_pk, s, resource_id)?;
+    // Most traces are new: try the insert first, which also tells whether one existed,
+    // so a bulk import touches the trace-id index once per trace.
+    let rollup =
+        TraceRollup::from_spans(spans.iter().map(|s| &s.facts)).expect("a group has spans");
+    let version_id = ensure_version(tx, cache, &rollup.version, now)?;
+    if let Some(trace_pk) = insert_trace(tx, source, trace_id, version_id, &rollup, now)? {
+        for s in spans {
+            insert_span(tx, cache, trace_pk, s)?;
         }
         counts.inserted = spans.len() as u64;
         counts.new_traces = 1;
         return Ok(counts);
-    };
+    }
+    let trace_pk: i64 = tx
+        .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1 AND source = ?2")?
+        .query_row(params![trace_id, source], |r| r.get(0))?;
 
     let known = span_hashes(tx, trace_pk)?;
-    for s in &spans {
+    for s in spans {
         match known.get(&s.facts.span_id) {
             Some(h) if *h == s.content_hash => counts.unchanged += 1,
             Some(_) => {
                 tx.prepare_cached("DELETE FROM spans WHERE trace_pk = ?1 AND span_id = ?2")?
                     .execute(params![trace_pk, s.facts.span_id])?;
-                let resource_id = ensure_resource(tx, cache, s)?;
-                insert_span(tx, trace_pk, s, resource_id)?;
+                insert_span(tx, cache, trace_pk, s)?;
                 counts.updated += 1;
             }
             None => {
-                let resource_id = ensure_resource(tx, cache, s)?;
-                insert_span(tx, trace_pk, s, resource_id)?;
+                insert_span(tx, cache, trace_pk, s)?;
                 counts.inserted += 1;
             }
         }
@@ -152,10 +163,10 @@ fn ensure_version(
     f: &Fingerprint,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let id = f.id();
-    if let Some(rowid) = cache.versions.get(&id) {
+    if let Some(rowid) = cache.versions.get(f) {
         return Ok(*rowid);
     }
+    let id = f.id();
     tx.prepare_cached(
         "INSERT INTO versions (fingerprint, label, prompt_hash, config_hash, model,
                                index_version, tools, created_at)
@@ -174,8 +185,31 @@ fn ensure_version(
     let rowid: i64 = tx
         .prepare_cached("SELECT id FROM versions WHERE fingerprint = ?1")?
         .query_row([&id], |r| r.get(0))?;
-    cache.versions.insert(id, rowid);
+    cache.versions.insert(f.clone(), rowid);
     Ok(rowid)
+}
+
+fn ensure_span_version(
+    tx: &Transaction,
+    cache: &mut Caches,
+    f: &Fingerprint,
+) -> rusqlite::Result<Option<i64>> {
+    if f.is_unknown() {
+        return Ok(None);
+    }
+    if let Some(id) = cache.span_versions.get(f) {
+        return Ok(Some(*id));
+    }
+    let fields = serde_json::to_string(f).expect("fingerprint serialises");
+    tx.prepare_cached(
+        "INSERT INTO span_versions (fields) VALUES (?1) ON CONFLICT (fields) DO NOTHING",
+    )?
+    .execute([&fields])?;
+    let id: i64 = tx
+        .prepare_cached("SELECT id FROM span_versions WHERE fields = ?1")?
+        .query_row([&fields], |r| r.get(0))?;
+    cache.span_versions.insert(f.clone(), id);
+    Ok(Some(id))
 }
 
 fn ensure_resource(
@@ -210,41 +244,45 @@ fn insert_trace(
     version_id: i64,
     r: &TraceRollup,
     now: i64,
-) -> rusqlite::Result<i64> {
+) -> rusqlite::Result<Option<i64>> {
     tx.prepare_cached(
         "INSERT INTO traces (source, trace_id, version_id, name, start_ns, end_ns, duration_ms,
             error, refusal, safety_events, tool_calls, tool_errors, retrievals, retrieval_empty,
             retrieval_top_score, tokens_in, tokens_out, cost_usd, input, output, output_chars,
             span_count, imported_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22, ?23)",
+                 ?18, ?19, ?20, ?21, ?22, ?23)
+         ON CONFLICT (trace_id, source) DO NOTHING RETURNING id",
     )?
-    .execute(params![
-        source,
-        trace_id,
-        version_id,
-        r.name,
-        r.start_ns,
-        r.end_ns,
-        r.duration_ms(),
-        r.error,
-        r.refusal,
-        r.safety_events,
-        r.tool_calls,
-        r.tool_errors,
-        r.retrievals,
-        r.retrieval_empty,
-        r.retrieval_top_score,
-        r.tokens_in,
-        r.tokens_out,
-        r.cost_usd,
-        r.input,
-        r.output,
-        output_chars(r),
-        r.span_count,
-        now
-    ])?;
-    Ok(tx.last_insert_rowid())
+    .query_row(
+        params![
+            source,
+            trace_id,
+            version_id,
+            r.name,
+            r.start_ns,
+            r.end_ns,
+            r.duration_ms(),
+            r.error,
+            r.refusal,
+            r.safety_events,
+            r.tool_calls,
+            r.tool_errors,
+            r.retrievals,
+            r.retrieval_empty,
+            r.retrieval_top_score,
+            r.tokens_in,
+            r.tokens_out,
+            r.cost_usd,
+            r.input,
+            r.output,
+            output_chars(r),
+            r.span_count,
+            now
+        ],
+        |row| row.get(0),
+    )
+    .optional()
 }
 
 fn update_trace(
@@ -293,18 +331,18 @@ fn output_chars(r: &TraceRollup) -> i64 {
 
 fn insert_span(
     tx: &Transaction,
+    cache: &mut Caches,
     trace_pk: i64,
     s: &SpanRecord,
-    resource_id: Option<i64>,
 ) -> rusqlite::Result<()> {
     let f = &s.facts;
-    let version = (!f.version.is_unknown())
-        .then(|| serde_json::to_string(&f.version).expect("fingerprint serialises"));
+    let resource_id = ensure_resource(tx, cache, s)?;
+    let version = ensure_span_version(tx, cache, &f.version)?;
     tx.prepare_cached(
         "INSERT INTO spans (trace_pk, span_id, parent_span_id, name, kind, start_ns, end_ns,
             error, status_message, model, tokens_in, tokens_out, cost_usd, input, output,
             refusal, safety_events, tool_name, tool_args, retrieval_docs, retrieval_top_score,
-            version, resource_id, attributes, content_hash)
+            span_version_id, resource_id, attributes, content_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
     )?
@@ -350,8 +388,9 @@ pub(crate) fn load_facts(conn: &Connection, trace_pk: i64) -> rusqlite::Result<V
     let mut stmt = conn.prepare_cached(
         "SELECT span_id, parent_span_id, name, kind, start_ns, end_ns, error, status_message,
                 model, tokens_in, tokens_out, cost_usd, input, output, refusal, safety_events,
-                tool_name, tool_args, retrieval_docs, retrieval_top_score, version
-         FROM spans WHERE trace_pk = ?1 ORDER BY start_ns, id",
+                tool_name, tool_args, retrieval_docs, retrieval_top_score, sv.fields
+         FROM spans s LEFT JOIN span_versions sv ON sv.id = s.span_version_id
+         WHERE trace_pk = ?1 ORDER BY start_ns, s.id",
     )?;
     let rows = stmt.query_map([trace_pk], |r| {
         let version: Option<String> = r.get(20)?;

@@ -1,5 +1,31 @@
-//! The console.
+//! The console: ratatui on crossterm, driven by tokio.
+//!
+//! Data flows one way. Terminal events, timers and loader replies become [`Action`]s
+//! ([`input`], [`driver`]); [`update`] changes the [`State`] and returns [`Effect`]s as
+//! data; the driver hands effects to the [`loader`] threads, whose replies come back as
+//! actions; [`views::draw`] reads the state into a frame. [`headless`] runs the same
+//! machine without a terminal, for tests.
 
-pub fn run(_ws: crate::workspace::Workspace) -> color_eyre::eyre::Result<()> {
-    Ok(())
-}
+pub mod action;
+pub mod data;
+mod driver;
+pub mod filter;
+pub mod headless;
+pub mod input;
+pub mod keymap;
+pub mod layout;
+pub mod list;
+mod loader;
+pub mod palette;
+pub mod signals;
+pub mod state;
+mod terminal;
+pub mod update;
+pub mod views;
+pub mod widgets;
+
+pub use action::{Action, Effect, Pane};
+pub use driver::run;
+pub use headless::Headless;
+pub use state::State;
+pub use update::update;

@@ -1,0 +1,230 @@
+//! The vocabulary of the console: what can happen ([`Action`]) and what the driver must
+//! do about it ([`Effect`]). Keys, mouse, timers and loader replies all become actions;
+//! `update` turns them into state changes plus effects.
+
+use super::data::{Loaded, Request};
+
+/// The panes reachable with `Tab` and the number keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pane {
+    #[default]
+    Overview,
+    Traces,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 2] = [Pane::Overview, Pane::Traces];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Overview => "Overview",
+            Pane::Traces => "Traces",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    /// The pane `step` places away, wrapping around.
+    pub fn cycle(self, step: isize) -> Pane {
+        let n = Self::ALL.len() as isize;
+        Self::ALL[(self.index() as isize + step).rem_euclid(n) as usize]
+    }
+}
+
+/// Everything that can change the state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Quit,
+    NextPane,
+    PrevPane,
+    ShowPane(Pane),
+    ToggleHelp,
+    OpenPalette,
+    OpenFilter,
+    /// Applies a filter expression (from the palette's `filter ...`).
+    SetFilter(String),
+    ClearFilter,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Drill in (`Enter`).
+    Open,
+    /// Back out (`Esc`).
+    Back,
+    Refresh,
+    // Text prompts (filter, palette).
+    Submit,
+    Cancel,
+    DeleteChar,
+    Complete,
+    Insert(char),
+    // Terminal.
+    /// Mouse wheel: lines, negative is up.
+    Scroll(i32),
+    Click {
+        col: u16,
+        row: u16,
+    },
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    // Time and data.
+    /// The clock moved; ages on screen follow it.
+    Tick(i64),
+    /// The periodic poll for new data (the live feed).
+    AutoRefresh,
+    Loaded(Loaded),
+}
+
+/// What `update` asks the driver to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Load(Request),
+    Quit,
+}
+
+/// A named action: what the keymap and the palette refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct Command {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// Changes the world (production, the cache, files): hidden and refused in readonly.
+    pub mutating: bool,
+    /// Offered by the `:` palette.
+    pub palette: bool,
+}
+
+const fn cmd(name: &'static str, about: &'static str, palette: bool) -> Command {
+    Command {
+        name,
+        about,
+        mutating: false,
+        palette,
+    }
+}
+
+/// Every named action. No action changes the world yet; when one does (rollback,
+/// promotion), it is listed here with `mutating: true`.
+pub const COMMANDS: &[Command] = &[
+    cmd("overview", "show the Overview pane", true),
+    cmd("traces", "show the Traces pane", true),
+    cmd(
+        "filter",
+        "filter traces: filter v:v3 refusal error tool words",
+        true,
+    ),
+    cmd("clear-filter", "show all traces", true),
+    cmd("refresh", "reload data now", true),
+    cmd("help", "show keys and the filter language", true),
+    cmd("quit", "leave relops", true),
+    cmd("next-pane", "next pane", false),
+    cmd("prev-pane", "previous pane", false),
+    cmd("palette", "command palette", false),
+    cmd("up", "move up", false),
+    cmd("down", "move down", false),
+    cmd("page-up", "page up", false),
+    cmd("page-down", "page down", false),
+    cmd("top", "go to the top", false),
+    cmd("bottom", "go to the bottom", false),
+    cmd("open", "open the selection", false),
+    cmd("back", "go back", false),
+    cmd("submit", "accept", false),
+    cmd("cancel", "cancel", false),
+    cmd("delete-char", "delete a character", false),
+    cmd("complete", "complete the command", false),
+];
+
+impl Action {
+    /// The action a keymap or palette name stands for; `arg` feeds `filter`.
+    pub fn named(name: &str, arg: &str) -> Option<Action> {
+        Some(match name {
+            "overview" => Action::ShowPane(Pane::Overview),
+            "traces" => Action::ShowPane(Pane::Traces),
+            "filter" if arg.trim().is_empty() => Action::OpenFilter,
+            "filter" => Action::SetFilter(arg.trim().to_string()),
+            "clear-filter" => Action::ClearFilter,
+            "refresh" => Action::Refresh,
+            "help" => Action::ToggleHelp,
+            "quit" => Action::Quit,
+            "next-pane" => Action::NextPane,
+            "prev-pane" => Action::PrevPane,
+            "palette" => Action::OpenPalette,
+            "up" => Action::Up,
+            "down" => Action::Down,
+            "page-up" => Action::PageUp,
+            "page-down" => Action::PageDown,
+            "top" => Action::Top,
+            "bottom" => Action::Bottom,
+            "open" => Action::Open,
+            "back" => Action::Back,
+            "submit" => Action::Submit,
+            "cancel" => Action::Cancel,
+            "delete-char" => Action::DeleteChar,
+            "complete" => Action::Complete,
+            _ => return None,
+        })
+    }
+
+    /// The command this action was named by, if any.
+    pub fn command(&self) -> Option<&'static Command> {
+        let name = match self {
+            Action::ShowPane(Pane::Overview) => "overview",
+            Action::ShowPane(Pane::Traces) => "traces",
+            Action::OpenFilter | Action::SetFilter(_) => "filter",
+            Action::ClearFilter => "clear-filter",
+            Action::Refresh => "refresh",
+            Action::ToggleHelp => "help",
+            Action::Quit => "quit",
+            _ => return None,
+        };
+        COMMANDS.iter().find(|c| c.name == name)
+    }
+
+    /// True for actions that change the world (refused in readonly).
+    pub fn is_mutating(&self) -> bool {
+        self.command().is_some_and(|c| c.mutating)
+    }
+}
+
+/// Whether a command may be offered: mutating ones are hidden in readonly.
+pub fn offered(command: &Command, readonly: bool) -> bool {
+    !(readonly && command.mutating)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_name_resolves() {
+        for c in COMMANDS {
+            assert!(Action::named(c.name, "").is_some(), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn pane_cycle_wraps() {
+        assert_eq!(Pane::Overview.cycle(1), Pane::Traces);
+        assert_eq!(Pane::Overview.cycle(-1), Pane::Traces);
+        assert_eq!(Pane::Traces.cycle(1), Pane::Overview);
+    }
+
+    #[test]
+    fn readonly_hides_mutating_commands() {
+        let rollback = Command {
+            name: "rollback",
+            about: "roll back",
+            mutating: true,
+            palette: true,
+        };
+        assert!(offered(&rollback, false));
+        assert!(!offered(&rollback, true));
+        assert!(COMMANDS.iter().all(|c| offered(c, true)));
+    }
+}

@@ -1,0 +1,92 @@
+//! The console without a terminal: the same state, keymap, update and loader queries,
+//! with effects executed synchronously. Tests drive it with key names and render it to
+//! a `TestBackend`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crossterm::event::{Event, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use rusqlite::Connection;
+
+use super::action::{Action, Effect};
+use super::data;
+use super::keymap::{Key, Keymap};
+use super::state::State;
+use super::{input, update, views};
+use crate::store::{self, StoreError};
+use crate::workspace::Workspace;
+
+pub struct Headless {
+    pub state: State,
+    conn: Connection,
+}
+
+impl Headless {
+    /// Opens the workspace's cache and runs the start-up loads; `now_ns` pins the clock.
+    pub fn open(ws: &Workspace, width: u16, height: u16, now_ns: i64) -> Result<Self, StoreError> {
+        let conn = store::open_reader(&ws.db_path)?;
+        let keymap = Arc::new(Keymap::default_map());
+        let state = State::new(ws, keymap, now_ns, Rect::new(0, 0, width, height));
+        let mut h = Self { state, conn };
+        let fx = update::start(&mut h.state);
+        h.run(fx);
+        Ok(h)
+    }
+
+    /// Applies an action and everything it leads to.
+    pub fn dispatch(&mut self, action: Action) {
+        let fx = update::update(&mut self.state, action);
+        self.run(fx);
+    }
+
+    /// Presses a key by its keymap name (`j`, `enter`, `ctrl-c`, `G`).
+    pub fn press(&mut self, key: &str) {
+        let k = Key::parse(key).unwrap_or_else(|e| panic!("{e}"));
+        let mut modifiers = KeyModifiers::NONE;
+        modifiers.set(KeyModifiers::CONTROL, k.ctrl);
+        modifiers.set(KeyModifiers::ALT, k.alt);
+        let ev = Event::Key(KeyEvent {
+            code: k.code,
+            modifiers,
+            kind: KeyEventKind::Press,
+            state: KeyEventState::NONE,
+        });
+        if let Some(a) = input::action_for(&self.state, &ev) {
+            self.dispatch(a);
+        }
+    }
+
+    /// Types text into a prompt, one key per character.
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            let key = if c == ' ' {
+                "space".to_string()
+            } else {
+                c.to_string()
+            };
+            self.press(&key);
+        }
+    }
+
+    /// Runs effects to quiescence: each load's reply is fed back through `update`.
+    fn run(&mut self, effects: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            if let Effect::Load(req) = effect {
+                let reply = data::execute(&self.conn, &req);
+                queue.extend(update::update(&mut self.state, Action::Loaded(reply)));
+            }
+        }
+    }
+
+    /// The screen as text, one quoted line per row (ratatui's `TestBackend` format).
+    pub fn render(&self) -> String {
+        let Rect { width, height, .. } = self.state.size;
+        let mut term = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+        term.draw(|f| views::draw(&self.state, f)).expect("draw");
+        term.backend().to_string()
+    }
+}

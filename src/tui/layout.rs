@@ -1,0 +1,101 @@
+//! The root layout, computed from the terminal size alone so that drawing and mouse
+//! hit-testing agree without drawing having to record anything.
+//!
+//! ```text
+//! ┌──────────────────────────────────────────────────────────────────────┐
+//! │ 1 Overview │ 2 Traces │              workspace · READONLY · fresh 3m  │ header
+//! ├──────────────────────────────────────────────────────────────────────┤
+//! │┌ body: the pane (Overview tiles, Traces list or a trace) ───────────┐│
+//! ││ header row                                                         ││
+//! ││ rows…                                                              ││
+//! │└────────────────────────────────────────────────────────────────────┘│
+//! ├──────────────────────────────────────────────────────────────────────┤
+//! │ status: errors, loading, the / and : prompts                         │ status
+//! │ ? help  : palette  Tab next pane  / filter  q quit                   │ footer
+//! └──────────────────────────────────────────────────────────────────────┘
+//! ```
+//! Overlays (help, palette matches) float over the body.
+
+use std::ops::Range;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use super::action::Pane;
+
+/// The regions of the screen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Areas {
+    pub header: Rect,
+    pub body: Rect,
+    pub status: Rect,
+    pub footer: Rect,
+}
+
+pub fn areas(screen: Rect) -> Areas {
+    let [header, body, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(screen);
+    Areas {
+        header,
+        body,
+        status,
+        footer,
+    }
+}
+
+/// A tab's label and its columns in the header.
+pub fn tabs() -> Vec<(Pane, Range<u16>, String)> {
+    let mut x = 0u16;
+    Pane::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, pane)| {
+            let label = format!(" {} {} ", i + 1, pane.title());
+            let width = label.chars().count() as u16;
+            let range = x..x + width;
+            x += width + 1; // a separator column
+            (*pane, range, label)
+        })
+        .collect()
+}
+
+/// Inside a bordered body, below its one-line column header: where list rows go.
+pub fn list_rows(body: Rect) -> Rect {
+    Rect {
+        x: body.x + 1,
+        y: body.y + 2,
+        width: body.width.saturating_sub(2),
+        height: body.height.saturating_sub(3),
+    }
+}
+
+/// Inside a bordered body.
+pub fn inner(body: Rect) -> Rect {
+    Rect {
+        x: body.x + 1,
+        y: body.y + 1,
+        width: body.width.saturating_sub(2),
+        height: body.height.saturating_sub(2),
+    }
+}
+
+/// A centred rectangle of at most `w` × `h`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// True when `(col, row)` lies in `r`.
+pub fn contains(r: Rect, col: u16, row: u16) -> bool {
+    col >= r.x && col < r.x + r.width && row >= r.y && row < r.y + r.height
+}

@@ -1,0 +1,150 @@
+//! Everything the console shows, and nothing it does: changed only by `update`, read by
+//! the views.
+
+use std::sync::Arc;
+
+use ratatui::layout::Rect;
+
+use super::action::Pane;
+use super::data::OverviewData;
+use super::keymap::{Keymap, Mode};
+use super::layout;
+use super::list::ListState;
+use super::palette::Prompt;
+use crate::period::Period;
+use crate::store::query::{TraceDetail, VersionRow};
+use crate::workspace::Workspace;
+
+/// What floats over the panes and takes the keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Overlay {
+    #[default]
+    None,
+    Help {
+        scroll: usize,
+    },
+    Filter(Prompt),
+    Palette(Prompt),
+}
+
+/// The status line's message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub text: String,
+    pub error: bool,
+    /// The kind of load an error came from; a later success of that kind clears it.
+    pub what: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OverviewState {
+    pub data: Option<OverviewData>,
+    /// Index into the versions with traffic.
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct DetailState {
+    pub trace_id: String,
+    pub data: Option<Box<TraceDetail>>,
+    pub scroll: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub name: String,
+    pub readonly: bool,
+    pub window: Period,
+    pub buckets: usize,
+    pub keymap: Arc<Keymap>,
+    /// The clock as of the last tick (drawing must not read the clock).
+    pub now_ns: i64,
+    pub size: Rect,
+    pub pane: Pane,
+    pub overlay: Overlay,
+    pub overview: OverviewState,
+    pub list: ListState,
+    pub detail: Option<DetailState>,
+    pub status: Option<Status>,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(ws: &Workspace, keymap: Arc<Keymap>, now_ns: i64, size: Rect) -> Self {
+        Self {
+            name: ws.name(),
+            readonly: ws.readonly,
+            window: ws.config.overview.window,
+            buckets: ws.config.overview.buckets.max(1) as usize,
+            keymap,
+            now_ns,
+            size,
+            pane: Pane::Overview,
+            overlay: Overlay::None,
+            overview: OverviewState::default(),
+            list: ListState::default(),
+            detail: None,
+            status: None,
+            quit: false,
+        }
+    }
+
+    /// The keymap modes that apply now, most specific first.
+    pub fn modes(&self) -> Vec<Mode> {
+        match (&self.overlay, self.pane, &self.detail) {
+            (Overlay::Help { .. }, _, _) => vec![Mode::Help],
+            (Overlay::Filter(_) | Overlay::Palette(_), _, _) => vec![Mode::Input],
+            (Overlay::None, Pane::Traces, Some(_)) => vec![Mode::Detail, Mode::Global],
+            (Overlay::None, Pane::Traces, None) => vec![Mode::Traces, Mode::Global],
+            (Overlay::None, Pane::Overview, _) => vec![Mode::Overview, Mode::Global],
+        }
+    }
+
+    /// Rows of the trace list that fit on screen.
+    pub fn list_height(&self) -> usize {
+        layout::list_rows(layout::areas(self.size).body)
+            .height
+            .max(1) as usize
+    }
+
+    /// Known versions (for resolving `v:`), oldest first.
+    pub fn versions(&self) -> &[VersionRow] {
+        self.overview
+            .data
+            .as_ref()
+            .map_or(&[], |d| d.versions.as_slice())
+    }
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: false,
+            what: None,
+        });
+    }
+
+    pub fn error(&mut self, what: Option<&'static str>, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: true,
+            what,
+        });
+    }
+
+    /// Clears an error that a successful load of `what` made stale.
+    pub fn loaded_ok(&mut self, what: &'static str) {
+        if self.status.as_ref().is_some_and(|s| s.what == Some(what)) {
+            self.status = None;
+        }
+    }
+}
+
+impl OverviewData {
+    /// Versions with traffic in the window, oldest first.
+    pub fn active(&self) -> Vec<&VersionRow> {
+        self.versions
+            .iter()
+            .filter(|v| self.series.contains_key(&v.rowid))
+            .collect()
+    }
+}

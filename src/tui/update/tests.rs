@@ -1,0 +1,401 @@
+//! Update logic without a terminal or a database.
+
+use std::sync::Arc;
+
+use ratatui::layout::Rect;
+
+use super::*;
+use crate::store::query::{Buckets, TraceRow, VersionRow};
+use crate::tui::data::{OverviewData, PAGE_SIZE, Seek};
+use crate::tui::keymap::Keymap;
+use crate::workspace::Workspace;
+
+fn state() -> State {
+    let ws = Workspace {
+        config_path: "relops.toml".into(),
+        config: Default::default(),
+        db_path: "/nonexistent.db".into(),
+        readonly: false,
+    };
+    State::new(
+        &ws,
+        Arc::new(Keymap::default_map()),
+        0,
+        Rect::new(0, 0, 120, 40),
+    )
+}
+
+fn version(rowid: i64, label: &str) -> VersionRow {
+    VersionRow {
+        id: format!("{label:0>12}"),
+        label: label.into(),
+        prompt_hash: None,
+        config_hash: None,
+        model: None,
+        index_version: None,
+        tools: Default::default(),
+        first_seen: None,
+        last_seen: None,
+        traces: 1,
+        rowid,
+        first_seen_ns: None,
+        last_seen_ns: None,
+    }
+}
+
+fn rows(n: usize) -> Vec<TraceRow> {
+    (0..n as i64)
+        .map(|i| TraceRow {
+            id: format!("{i:032x}"),
+            version: "v1".into(),
+            version_id: "x".into(),
+            name: "t".into(),
+            started_at: String::new(),
+            duration_ms: 1.0,
+            status: "ok",
+            refusal: false,
+            safety_events: 0,
+            tool_calls: 0,
+            tool_errors: 0,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+            source: "s".into(),
+            pk: 10_000 - i,
+            start_ns: 10_000 - i,
+        })
+        .collect()
+}
+
+/// A state whose list holds its first page, with `count` rows in all.
+fn with_list(count: usize) -> State {
+    let mut s = state();
+    let _ = start(&mut s);
+    let g = s.list.generation;
+    let _ = update(
+        &mut s,
+        Action::Loaded(Loaded::Rebased {
+            generation: g,
+            max_pk: 10_000,
+            rows: rows(PAGE_SIZE.min(count)),
+        }),
+    );
+    let _ = update(
+        &mut s,
+        Action::Loaded(Loaded::Count {
+            generation: g,
+            count,
+        }),
+    );
+    s.pane = Pane::Traces;
+    s
+}
+
+fn loads(fx: &[Effect]) -> Vec<&Request> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Load(r) => Some(r),
+            Effect::Quit => None,
+        })
+        .collect()
+}
+
+#[test]
+fn start_loads_overview_and_the_list() {
+    let mut s = state();
+    let fx = start(&mut s);
+    let reqs = loads(&fx);
+    assert!(matches!(reqs[0], Request::Overview { buckets: 24, .. }));
+    assert!(matches!(reqs[1], Request::Rebase { .. }));
+}
+
+#[test]
+fn rebased_page_asks_for_the_count() {
+    let mut s = state();
+    let _ = start(&mut s);
+    let g = s.list.generation;
+    let fx = update(
+        &mut s,
+        Action::Loaded(Loaded::Rebased {
+            generation: g,
+            max_pk: 7,
+            rows: rows(3),
+        }),
+    );
+    assert!(matches!(loads(&fx)[..], [Request::Count { max_pk: 7, .. }]));
+    assert_eq!(s.list.len(), 3);
+}
+
+#[test]
+fn paging_down_emits_the_next_page_by_key() {
+    let mut s = with_list(100_000);
+    let mut requested = None;
+    for _ in 0..10 {
+        for e in update(&mut s, Action::PageDown) {
+            if let Effect::Load(Request::Page { page, seek, .. }) = e {
+                requested = Some((page, seek));
+            }
+        }
+    }
+    let (page, seek) = requested.expect("a page request");
+    assert_eq!(page, 1);
+    assert!(matches!(seek, Seek::After(_)));
+}
+
+#[test]
+fn bottom_jumps_by_offset_and_top_returns() {
+    let mut s = with_list(100_000);
+    let fx = update(&mut s, Action::Bottom);
+    assert_eq!(s.list.selected, 99_999);
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::Page {
+            page: 499,
+            seek: Seek::Offset(99_800),
+            ..
+        }]
+    ));
+    let _ = update(&mut s, Action::Top);
+    assert_eq!((s.list.selected, s.list.offset), (0, 0));
+}
+
+#[test]
+fn stale_generation_replies_are_dropped() {
+    let mut s = with_list(500);
+    let old = s.list.generation;
+    let _ = update(&mut s, Action::SetFilter("refusal".into()));
+    let _ = update(
+        &mut s,
+        Action::Loaded(Loaded::Page {
+            generation: old,
+            page: 1,
+            rows: rows(5),
+        }),
+    );
+    assert!(s.list.pages.is_empty());
+}
+
+#[test]
+fn enter_opens_the_detail_and_esc_goes_back() {
+    let mut s = with_list(10);
+    let _ = update(&mut s, Action::Down);
+    let fx = update(&mut s, Action::Open);
+    let id = format!("{:032x}", 1);
+    assert_eq!(
+        loads(&fx),
+        vec![&Request::Detail {
+            trace_id: id.clone()
+        }]
+    );
+    assert_eq!(s.detail.as_ref().map(|d| d.trace_id.clone()), Some(id));
+    let _ = update(&mut s, Action::Back);
+    assert!(s.detail.is_none());
+}
+
+#[test]
+fn filter_prompt_applies_on_submit_and_keeps_bad_text() {
+    let mut s = with_list(10);
+    s.overview.data = Some(OverviewData {
+        versions: vec![version(1, "v1"), version(3, "v3")],
+        ..OverviewData::default()
+    });
+    let _ = update(&mut s, Action::OpenFilter);
+    for c in "v:v9".chars() {
+        let _ = update(&mut s, Action::Insert(c));
+    }
+    assert!(loads(&update(&mut s, Action::Submit)).is_empty());
+    assert!(matches!(&s.overlay, Overlay::Filter(p) if p.text == "v:v9"));
+    assert!(
+        s.status
+            .as_ref()
+            .is_some_and(|st| st.error && st.text.contains("known: v1, v3"))
+    );
+
+    let _ = update(&mut s, Action::DeleteChar);
+    let _ = update(&mut s, Action::Insert('3'));
+    for c in " refusal".chars() {
+        let _ = update(&mut s, Action::Insert(c));
+    }
+    let fx = update(&mut s, Action::Submit);
+    let Some(Request::Rebase { filter, .. }) = loads(&fx).first().copied() else {
+        panic!("expected a rebase");
+    };
+    assert_eq!((filter.version, filter.refusals), (Some(3), true));
+    assert_eq!(s.overlay, Overlay::None);
+    assert_eq!(s.list.spec.to_string(), "v:v3 refusal");
+}
+
+#[test]
+fn palette_runs_prefix_matches_with_arguments() {
+    let mut s = state();
+    let _ = update(&mut s, Action::OpenPalette);
+    for c in "tra".chars() {
+        let _ = update(&mut s, Action::Insert(c));
+    }
+    let _ = update(&mut s, Action::Submit);
+    assert_eq!(s.pane, Pane::Traces);
+
+    let _ = update(&mut s, Action::OpenPalette);
+    for c in "fil error".chars() {
+        let _ = update(&mut s, Action::Insert(c));
+    }
+    let fx = update(&mut s, Action::Submit);
+    assert!(matches!(loads(&fx)[..], [Request::Rebase { filter, .. }] if filter.errors));
+}
+
+#[test]
+fn palette_tab_completes_the_chosen_command() {
+    let mut s = state();
+    let _ = update(&mut s, Action::OpenPalette);
+    let _ = update(&mut s, Action::Insert('q'));
+    let _ = update(&mut s, Action::Complete);
+    assert!(matches!(&s.overlay, Overlay::Palette(p) if p.text == "quit "));
+    let fx = update(&mut s, Action::Submit);
+    assert_eq!(fx, vec![Effect::Quit]);
+    assert!(s.quit);
+}
+
+#[test]
+fn tab_cycles_panes_and_numbers_jump() {
+    let mut s = state();
+    let _ = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Traces);
+    let _ = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Overview);
+    let _ = update(&mut s, Action::ShowPane(Pane::Traces));
+    assert_eq!(s.pane, Pane::Traces);
+}
+
+#[test]
+fn new_rows_are_followed_only_at_the_top() {
+    let mut s = with_list(500);
+    let g = s.list.generation;
+    let _ = update(&mut s, Action::Down);
+    let fx = update(
+        &mut s,
+        Action::Loaded(Loaded::Head {
+            generation: g,
+            new_rows: 4,
+        }),
+    );
+    assert!(fx.is_empty());
+    assert_eq!(s.list.new_rows, 4);
+    let fx = update(&mut s, Action::Top);
+    assert!(matches!(loads(&fx)[..], [Request::Rebase { .. }]));
+
+    let mut s = with_list(500);
+    let g = s.list.generation;
+    let fx = update(
+        &mut s,
+        Action::Loaded(Loaded::Head {
+            generation: g,
+            new_rows: 4,
+        }),
+    );
+    assert!(
+        matches!(loads(&fx)[..], [Request::Rebase { .. }]),
+        "following the head"
+    );
+}
+
+#[test]
+fn auto_refresh_polls_overview_and_head() {
+    let mut s = with_list(5);
+    let fx = update(&mut s, Action::AutoRefresh);
+    let reqs = loads(&fx);
+    assert!(matches!(
+        reqs[..],
+        [
+            Request::Overview { .. },
+            Request::Head { max_pk: 10_000, .. }
+        ]
+    ));
+}
+
+#[test]
+fn load_errors_go_to_the_status_line_and_clear_on_success() {
+    let mut s = state();
+    let _ = update(
+        &mut s,
+        Action::Loaded(Loaded::Failed {
+            what: "overview",
+            error: "disk on fire".into(),
+        }),
+    );
+    assert!(
+        s.status
+            .as_ref()
+            .is_some_and(|st| st.error && st.text == "overview: disk on fire")
+    );
+    let _ = update(&mut s, Action::Loaded(Loaded::Overview(Box::default())));
+    assert_eq!(s.status, None);
+}
+
+#[test]
+fn overview_enter_filters_traces_by_the_selected_version() {
+    let mut s = state();
+    let mut series = std::collections::BTreeMap::new();
+    series.insert(1, Buckets::default());
+    series.insert(2, Buckets::default());
+    s.overview.data = Some(OverviewData {
+        versions: vec![version(1, "v1"), version(2, "v2")],
+        series,
+        ..OverviewData::default()
+    });
+    let _ = update(&mut s, Action::Down);
+    let fx = update(&mut s, Action::Open);
+    assert!(
+        matches!(loads(&fx)[..], [Request::Rebase { filter, .. }] if filter.version == Some(2))
+    );
+    assert_eq!(s.pane, Pane::Traces);
+}
+
+#[test]
+fn clicks_select_rows_and_switch_tabs() {
+    let mut s = with_list(50);
+    let rows = layout::list_rows(layout::areas(s.size).body);
+    let _ = update(
+        &mut s,
+        Action::Click {
+            col: 5,
+            row: rows.y + 3,
+        },
+    );
+    assert_eq!(s.list.selected, 3);
+    let fx = update(
+        &mut s,
+        Action::Click {
+            col: 5,
+            row: rows.y + 3,
+        },
+    );
+    assert!(
+        matches!(loads(&fx)[..], [Request::Detail { .. }]),
+        "second click opens"
+    );
+    let _ = update(&mut s, Action::Back);
+    let (_, overview, _) = layout::tabs().remove(0);
+    let _ = update(
+        &mut s,
+        Action::Click {
+            col: overview.start,
+            row: 0,
+        },
+    );
+    assert_eq!(s.pane, Pane::Overview);
+}
+
+#[test]
+fn help_scroll_is_bounded() {
+    let mut s = state();
+    let _ = update(&mut s, Action::ToggleHelp);
+    for _ in 0..1000 {
+        let _ = update(&mut s, Action::PageDown);
+    }
+    let Overlay::Help { scroll } = s.overlay else {
+        panic!("help is open");
+    };
+    assert!(scroll < views::help::line_count(&s.keymap, false));
+    let _ = update(&mut s, Action::ToggleHelp);
+    assert_eq!(s.overlay, Overlay::None);
+}

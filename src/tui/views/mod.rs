@@ -1,0 +1,144 @@
+//! Drawing: `draw(&State, &mut Frame)` reads the state and writes only to the frame.
+//! The screen's regions come from [`super::layout`], which sketches them.
+
+pub mod detail;
+pub mod help;
+pub mod overview;
+pub mod palette;
+pub mod traces;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::action::Pane;
+use super::layout::{self, Areas};
+use super::state::{Overlay, State};
+use super::widgets;
+
+/// Freshness older than this is shown as a warning.
+pub const STALE_NS: i64 = 15 * 60 * 1_000_000_000;
+
+pub fn draw(s: &State, f: &mut Frame) {
+    let areas = layout::areas(f.area());
+    header(s, f, areas.header);
+    match (s.pane, &s.detail) {
+        (Pane::Overview, _) => overview::draw(s, f, areas.body),
+        (Pane::Traces, None) => traces::draw(s, f, areas.body),
+        (Pane::Traces, Some(d)) => detail::draw(d, f, areas.body),
+    }
+    status(s, f, areas.status);
+    footer(s, f, areas.footer);
+    overlays(s, f, areas);
+}
+
+fn overlays(s: &State, f: &mut Frame, areas: Areas) {
+    match &s.overlay {
+        Overlay::Help { scroll } => help::draw(s, *scroll, f, areas.body),
+        Overlay::Palette(p) => palette::draw(s, p, f, areas.body),
+        Overlay::Filter(_) | Overlay::None => {}
+    }
+}
+
+/// Tabs on the left; workspace, READONLY badge and freshness on the right.
+fn header(s: &State, f: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    for (pane, _, label) in layout::tabs() {
+        let style = if pane == s.pane {
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::styled("│", widgets::dim()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+
+    let mut right = vec![Span::styled(
+        format!("relops · {} ", s.name),
+        widgets::title(),
+    )];
+    if s.readonly {
+        let badge = Style::new()
+            .fg(Color::White)
+            .bg(Color::Red)
+            .add_modifier(Modifier::BOLD);
+        right.push(Span::styled(" READONLY ", badge));
+        right.push(Span::raw(" "));
+    }
+    right.extend(freshness(s));
+    f.render_widget(
+        Paragraph::new(Line::from(right)).alignment(Alignment::Right),
+        area,
+    );
+}
+
+/// `newest trace 3m ago`, in the warning colour once stale.
+pub fn freshness(s: &State) -> Vec<Span<'static>> {
+    let Some(newest) = s.overview.data.as_ref().and_then(|d| d.newest_ns) else {
+        return vec![Span::styled("no traces yet ", widgets::warn())];
+    };
+    let stale = s.now_ns - newest > STALE_NS;
+    let style = if stale {
+        widgets::warn()
+    } else {
+        widgets::dim()
+    };
+    let mut text = format!("newest trace {} ago", widgets::age(newest, s.now_ns));
+    if stale {
+        text.push_str(" (stale)");
+    }
+    vec![Span::styled(text, style), Span::raw(" ")]
+}
+
+/// Prompts while typing; otherwise the latest message.
+fn status(s: &State, f: &mut Frame, area: Rect) {
+    let line = match &s.overlay {
+        Overlay::Filter(p) => prompt_line(
+            "/",
+            &p.text,
+            "filter: v:v3 refusal error tool status:ok since:1h words",
+        ),
+        Overlay::Palette(p) => prompt_line(":", &p.text, "command (Tab completes)"),
+        _ => match &s.status {
+            Some(st) if st.error => Line::styled(st.text.clone(), widgets::bad()),
+            Some(st) => Line::raw(st.text.clone()),
+            None => Line::default(),
+        },
+    };
+    f.render_widget(Paragraph::new(line), area);
+    if let Overlay::Filter(p) | Overlay::Palette(p) = &s.overlay {
+        let x = area.x + 1 + p.text.chars().count() as u16;
+        f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+    }
+}
+
+fn prompt_line(sigil: &str, text: &str, placeholder: &str) -> Line<'static> {
+    let body = if text.is_empty() {
+        Span::styled(placeholder.to_string(), widgets::dim())
+    } else {
+        Span::raw(text.to_string())
+    };
+    Line::from(vec![
+        Span::styled(sigil.to_string(), widgets::title()),
+        body,
+    ])
+}
+
+/// Hints generated from the keymap for the current mode.
+fn footer(s: &State, f: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    for (key, help) in s.keymap.hints(&s.modes(), s.readonly) {
+        spans.push(Span::styled(
+            format!(" {key} "),
+            Style::new().fg(Color::Black).bg(Color::Gray),
+        ));
+        spans.push(Span::raw(format!(" {help}  ")));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
