@@ -77,7 +77,17 @@ fn opens_on_the_overview_shows_help_and_quits_cleanly() {
         config.display()
     );
     let status = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &name, "-x", "140", "-y", "40", &command])
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "140",
+            "-y",
+            "40",
+            &command,
+        ])
         .status()
         .unwrap();
     assert!(status.success());
