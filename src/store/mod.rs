@@ -40,8 +40,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -64_000i64)?; // 64 MB page cache
-    // Reads through a memory map skip a copy per page (bounded; the file may be larger).
-    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
     Ok(())
 }
 
@@ -91,6 +89,10 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     )
     .map_err(sqlite)?;
     configure(&conn).map_err(sqlite)?;
+    // Readers scan; a memory map saves them a copy per page. Not for the writer: mapped
+    // pages would count against an import's memory, which must stay flat.
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)
+        .map_err(sqlite)?;
     if migrations::schema_version(&conn).map_err(sqlite)? < migrations::LATEST {
         drop(open_writer(path)?);
     }
