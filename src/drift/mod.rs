@@ -1,0 +1,3 @@
+//! Drift detection: per-signal verdicts comparing a candidate version with a baseline.
+
+pub mod stats;
