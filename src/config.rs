@@ -20,6 +20,8 @@ pub struct Config {
     pub detect: Detection,
     /// The Overview pane's window and resolution.
     pub overview: Overview,
+    /// How drift verdicts are reached.
+    pub drift: Drift,
     /// Written by `relops demo`: the embedded workflow server.
     pub demo: Option<Demo>,
 }
@@ -123,6 +125,65 @@ impl Default for Overview {
     }
 }
 
+/// Drift detection: the window, the test levels and per-signal thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Drift {
+    /// The window compared, ending at the newest trace.
+    pub window: Period,
+    /// Significance level of each verdict, after Holm's correction across signals.
+    pub alpha: f64,
+    /// Power the minimum-sample guard plans for.
+    pub power: f64,
+    /// Bootstrap resamples for ratio intervals.
+    pub resamples: usize,
+    /// Seed of the bootstrap and of subsamples: the same data, the same verdict.
+    pub seed: u64,
+    /// Buckets across the window for charts and onset detection.
+    pub buckets: u32,
+    /// Per-signal settings, by signal name (see `relops drift --list`).
+    pub signal: std::collections::BTreeMap<String, SignalSettings>,
+}
+
+impl Default for Drift {
+    fn default() -> Self {
+        Self {
+            window: Period::hours(24),
+            alpha: 0.05,
+            power: 0.8,
+            resamples: 1000,
+            seed: 7,
+            buckets: 48,
+            signal: Default::default(),
+        }
+    }
+}
+
+/// Overrides for one signal; unset fields keep the signal's defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalSettings {
+    /// Leave the signal out of verdicts.
+    pub enabled: Option<bool>,
+    /// Rates: the rise (absolute, 0.01 = one percentage point) that counts as drift.
+    pub margin: Option<f64>,
+    /// Samples: the allowed candidate / baseline ratio of the statistic (e.g. 1.2).
+    pub ratio: Option<f64>,
+    /// Distributions: PSI at which to warn and to fail.
+    pub psi_warn: Option<f64>,
+    pub psi_fail: Option<f64>,
+    /// What the candidate is compared with: another version over the same window
+    /// (`version`, the default), or itself over the window before (`before`).
+    pub compare: Option<Compare>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compare {
+    Version,
+    Before,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Demo {
@@ -178,11 +239,33 @@ impl Config {
         };
         let de = toml::Deserializer::parse(text)
             .map_err(|e| invalid(e.span(), "(syntax)".into(), e.message().to_string()))?;
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             invalid(inner.span(), key, inner.message().to_string())
-        })
+        })?;
+        config.validate(text, path)?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: names that must refer to something.
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        for name in self.drift.signal.keys() {
+            if crate::drift::catalogue::is_known(name) || name.starts_with("series.") {
+                continue;
+            }
+            // Point at the first mention of the name (its table header or dotted key).
+            let offset = text.find(name.as_str()).unwrap_or(0);
+            let (line, column) = line_col(text, offset);
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key: format!("drift.signal.{name}"),
+                message: "unknown signal; `relops drift --list` names them".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +315,21 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn unknown_drift_signal_is_named_with_its_line() {
+        let err = parse("[drift]\nalpha = 0.01\n\n[drift.signal.refusal_rat]\nmargin = 0.02\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("relops.toml:4:15: drift.signal.refusal_rat"),
+            "{err}"
+        );
+        let ok = parse(
+            "[drift.signal.refusal_rate]\nmargin = 0.02\n[drift.signal.\"tool_error_rate.refund\"]\nenabled = false\n",
+        );
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

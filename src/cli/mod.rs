@@ -3,6 +3,7 @@
 //! Every verb prints JSON (with `--json`) or text on stdout, errors on stderr, and exits
 //! 0 on success or 2 on error.
 
+mod drift;
 mod import;
 mod inspect;
 
@@ -49,6 +50,8 @@ pub enum Command {
         #[command(subcommand)]
         command: inspect::TraceCommand,
     },
+    /// Judge drift per signal: candidate vs baseline (exit 0 ok, 1 fail, 3 inconclusive).
+    Drift(drift::DriftArgs),
     /// Create the embedded demo workspace and open it.
     Demo(crate::demo::DemoArgs),
 }
@@ -57,7 +60,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("relops: error: {e:#}");
             ExitCode::from(2)
@@ -65,18 +68,21 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// The exit code: 0 on success; verdict verbs use 1 and 3 as they document.
+fn run(cli: Cli) -> Result<u8> {
     let open = || {
         Workspace::open(cli.config.as_deref(), cli.db.as_deref(), cli.readonly)
             .wrap_err("cannot open the workspace")
     };
+    let done = |r: Result<()>| r.map(|()| 0);
     match cli.command {
-        None | Some(Command::Tui) => crate::tui::run(open()?),
-        Some(Command::Import(args)) => import::run(&open()?, &args),
-        Some(Command::Versions(args)) => inspect::versions(&open()?, &args),
-        Some(Command::Traces(args)) => inspect::traces(&open()?, &args),
-        Some(Command::Trace { command }) => inspect::trace(&open()?, &command),
-        Some(Command::Demo(args)) => crate::demo::run(&args, cli.readonly),
+        None | Some(Command::Tui) => done(crate::tui::run(open()?)),
+        Some(Command::Import(args)) => done(import::run(&open()?, &args)),
+        Some(Command::Versions(args)) => done(inspect::versions(&open()?, &args)),
+        Some(Command::Traces(args)) => done(inspect::traces(&open()?, &args)),
+        Some(Command::Trace { command }) => done(inspect::trace(&open()?, &command)),
+        Some(Command::Drift(args)) => drift::run(&open()?, &args),
+        Some(Command::Demo(args)) => done(crate::demo::run(&args, cli.readonly)),
     }
 }
 

@@ -264,6 +264,22 @@ pub enum Statistic {
 }
 
 impl Statistic {
+    /// The statistic of an unsorted sample, reordering it (linear time).
+    pub fn of_unsorted(self, values: &mut [f64]) -> f64 {
+        let q = match self {
+            Statistic::Mean => return values.iter().sum::<f64>() / values.len() as f64,
+            Statistic::P50 => 0.50,
+            Statistic::P95 => 0.95,
+            Statistic::P99 => 0.99,
+        };
+        let pos = q * (values.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let (_, a, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+        let a = *a;
+        let b = above.iter().copied().reduce(f64::min).unwrap_or(a);
+        a + (b - a) * pos.fract()
+    }
+
     /// The statistic of a sorted sample.
     pub fn of(self, sorted: &[f64]) -> f64 {
         match self {
@@ -285,21 +301,44 @@ impl Statistic {
     }
 }
 
-/// Percentile bootstrap interval (95 %) for statistic(candidate) / statistic(baseline),
-/// with a fixed seed so the same data always gives the same interval.
+/// A bootstrap of statistic(candidate) / statistic(baseline).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bootstrap {
+    /// Percentile 95 % interval.
+    pub interval: Interval,
+    /// The resampled ratios, sorted.
+    ratios: Vec<f64>,
+}
+
+impl Bootstrap {
+    /// One-sided p-value against "the ratio is at most `limit`": small when the
+    /// resampled ratios lie above it.
+    pub fn p_above(&self, limit: f64) -> f64 {
+        let at_most = self.ratios.partition_point(|r| *r <= limit);
+        (at_most + 1) as f64 / (self.ratios.len() + 1) as f64
+    }
+
+    /// One-sided p-value against "the ratio is at least `limit`".
+    pub fn p_below(&self, limit: f64) -> f64 {
+        let at_least = self.ratios.len() - self.ratios.partition_point(|r| *r < limit);
+        (at_least + 1) as f64 / (self.ratios.len() + 1) as f64
+    }
+}
+
+/// Percentile bootstrap of statistic(candidate) / statistic(baseline), with a fixed
+/// seed so the same data always gives the same interval.
 pub fn bootstrap_ratio(
     x: &[f64],
     y: &[f64],
     stat: Statistic,
     resamples: usize,
     seed: u64,
-) -> Interval {
+) -> Bootstrap {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut resample = |v: &[f64], buf: &mut Vec<f64>| {
         buf.clear();
         buf.extend((0..v.len()).map(|_| v[rng.random_range(0..v.len())]));
-        buf.sort_by(f64::total_cmp);
-        stat.of(buf)
+        stat.of_unsorted(buf)
     };
     let (mut bx, mut by) = (Vec::with_capacity(x.len()), Vec::with_capacity(y.len()));
     let mut ratios: Vec<f64> = (0..resamples)
@@ -309,9 +348,12 @@ pub fn bootstrap_ratio(
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
-    Interval {
-        low: quantile(&ratios, 0.025),
-        high: quantile(&ratios, 0.975),
+    Bootstrap {
+        interval: Interval {
+            low: quantile(&ratios, 0.025),
+            high: quantile(&ratios, 0.975),
+        },
+        ratios,
     }
 }
 
@@ -353,27 +395,18 @@ pub fn holm(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
-/// One-sided CUSUM for an upward shift of a series of (events, trials) buckets against
-/// the baseline rate `mu0`: returns the index of the bucket where the shift began, or
-/// `None` without an alarm. `k` is half the shift worth detecting; the alarm threshold
-/// is `h` baseline standard deviations of an average bucket.
-pub fn cusum_onset(series: &[(u64, u64)], mu0: f64, k: f64, h: f64) -> Option<usize> {
-    let filled: Vec<u64> = series.iter().map(|(_, n)| *n).filter(|n| *n > 0).collect();
-    if filled.is_empty() {
-        return None;
-    }
-    let mean_n = filled.iter().sum::<u64>() as f64 / filled.len() as f64;
-    let sigma = (mu0.max(1e-4) * (1.0 - mu0) / mean_n).sqrt();
+/// One-sided CUSUM for an upward shift of a bucketed series above `mu0`: the index of
+/// the bucket where the shift began, or `None` without an alarm. `k` is half the shift
+/// worth detecting; the alarm sounds when the sum exceeds `threshold` (a few standard
+/// deviations of a bucket's value under no change). Empty buckets are skipped.
+pub fn cusum_onset(series: &[Option<f64>], mu0: f64, k: f64, threshold: f64) -> Option<usize> {
     let (mut s, mut last_zero) = (0.0_f64, 0usize);
-    for (t, (x, n)) in series.iter().enumerate() {
-        if *n == 0 {
-            continue;
-        }
-        let rate = *x as f64 / *n as f64;
-        s = (s + rate - mu0 - k).max(0.0);
+    for (t, x) in series.iter().enumerate() {
+        let Some(x) = x else { continue };
+        s = (s + x - mu0 - k).max(0.0);
         if s == 0.0 {
             last_zero = t + 1;
-        } else if s > h * sigma {
+        } else if s > threshold {
             return Some(last_zero.min(t));
         }
     }

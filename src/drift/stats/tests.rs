@@ -148,34 +148,62 @@ fn quantiles_interpolate_like_numpy() {
 }
 
 #[test]
+fn unsorted_statistics_agree_with_sorted_ones() {
+    let fx = fixture();
+    let lat = sample(&fx, "lat_a");
+    let mut sorted = lat.clone();
+    sorted.sort_by(f64::total_cmp);
+    for stat in [
+        Statistic::Mean,
+        Statistic::P50,
+        Statistic::P95,
+        Statistic::P99,
+    ] {
+        let mut scratch = lat.clone();
+        close(
+            stat.of_unsorted(&mut scratch),
+            stat.of(&sorted),
+            1e-12,
+            "statistic",
+        );
+    }
+}
+
+#[test]
 fn bootstrap_is_reproducible_and_covers_the_truth() {
     let fx = fixture();
     let (a, b) = (sample(&fx, "lat_a"), sample(&fx, "lat_b"));
     let one = bootstrap_ratio(&a, &b, Statistic::P50, 1000, 7);
     assert_eq!(one, bootstrap_ratio(&a, &b, Statistic::P50, 1000, 7));
-    assert!(one.low < one.high);
+    assert!(one.interval.low < one.interval.high);
     // The same sample against itself: the interval holds 1.
-    let same = bootstrap_ratio(&a, &a, Statistic::Mean, 1000, 7);
+    let same = bootstrap_ratio(&a, &a, Statistic::Mean, 1000, 7).interval;
     assert!(same.low < 1.0 && same.high > 1.0, "{same:?}");
-    // A doubled sample: the interval holds 2 and not 1.
+    // A doubled sample: the interval holds 2 and not 1, and the p-values agree.
     let doubled: Vec<f64> = a.iter().map(|v| v * 2.0).collect();
     let twice = bootstrap_ratio(&doubled, &a, Statistic::Mean, 1000, 7);
-    assert!(
-        twice.low > 1.2 && twice.low < 2.0 && twice.high > 2.0,
-        "{twice:?}"
-    );
+    let iv = twice.interval;
+    assert!(iv.low > 1.2 && iv.low < 2.0 && iv.high > 2.0, "{iv:?}");
+    assert!(twice.p_above(1.2) < 0.01);
+    assert!(twice.p_above(3.0) > 0.99);
+    assert!(twice.p_below(3.0) < 0.01);
 }
 
 #[test]
 fn cusum_finds_where_a_rate_rose() {
-    // 2 % for ten buckets of 200, then 8 %.
-    let series: Vec<(u64, u64)> = (0..20)
-        .map(|t| if t < 10 { (4, 200) } else { (16, 200) })
+    // 2 % for ten buckets of 200 requests, then 8 %; a bucket's sd under no change is
+    // sqrt(0.02 * 0.98 / 200) = 0.0099.
+    let series: Vec<Option<f64>> = (0..20)
+        .map(|t| Some(if t < 10 { 0.02 } else { 0.08 }))
         .collect();
-    assert_eq!(cusum_onset(&series, 0.02, 0.005, 4.0), Some(10));
-    let flat: Vec<(u64, u64)> = (0..20).map(|_| (4, 200)).collect();
-    assert_eq!(cusum_onset(&flat, 0.02, 0.005, 4.0), None);
-    assert_eq!(cusum_onset(&[], 0.02, 0.005, 4.0), None);
+    let threshold = 4.0 * (0.02f64 * 0.98 / 200.0).sqrt();
+    assert_eq!(cusum_onset(&series, 0.02, 0.005, threshold), Some(10));
+    let mut gappy = series.clone();
+    gappy[3] = None;
+    assert_eq!(cusum_onset(&gappy, 0.02, 0.005, threshold), Some(10));
+    let flat = vec![Some(0.02); 20];
+    assert_eq!(cusum_onset(&flat, 0.02, 0.005, threshold), None);
+    assert_eq!(cusum_onset(&[], 0.02, 0.005, threshold), None);
 }
 
 #[test]
