@@ -126,7 +126,7 @@ impl Default for Overview {
 }
 
 /// Drift detection: the window, the test levels and per-signal thresholds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Drift {
     /// The window compared, ending at the newest trace.
@@ -160,7 +160,7 @@ impl Default for Drift {
 }
 
 /// Overrides for one signal; unset fields keep the signal's defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SignalSettings {
     /// Leave the signal out of verdicts.

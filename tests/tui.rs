@@ -162,6 +162,36 @@ fn scrolling_to_the_bottom_loads_only_nearby_pages() {
 }
 
 #[test]
+fn drift_pane_judges_and_drills_into_traces() {
+    let mut h = console(false);
+    h.press("3");
+    assert_eq!(h.state.pane, Pane::Drift);
+    let report = h.state.drift.report.as_deref().expect("drift judged");
+    assert_eq!(report.candidate.label, "v3");
+    assert_eq!(
+        report.baseline.as_ref().map(|b| b.label.as_str()),
+        Some("v2")
+    );
+    insta::assert_snapshot!(screen(&h));
+    // The first signal is the refusal rate: Enter lists v3's refusals.
+    h.press("enter");
+    assert_eq!(h.state.pane, Pane::Traces);
+    assert_eq!(h.state.list.spec.to_string(), "v:v3 refusal");
+    // `w` steps the window and recomputes.
+    h.press("3");
+    h.press("w");
+    let report = h.state.drift.report.as_deref().expect("drift judged");
+    assert_eq!(report.window, "3d");
+    // `b` moves the baseline, never onto the candidate.
+    h.press("b");
+    let report = h.state.drift.report.as_deref().expect("drift judged");
+    assert_eq!(
+        report.baseline.as_ref().map(|b| b.label.as_str()),
+        Some("v1")
+    );
+}
+
+#[test]
 fn readonly_shows_a_badge() {
     let h = console(true);
     let first_line = h.render().lines().next().unwrap_or_default().to_string();

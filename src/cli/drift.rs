@@ -82,7 +82,7 @@ fn print(r: &DriftReport) {
         r.window_end,
         r.requests_candidate,
         r.requests_baseline,
-        verdict_word(r.verdict)
+        r.verdict.word()
     );
     if r.baseline_window_end != r.window_end {
         println!(
@@ -107,58 +107,21 @@ fn print(r: &DriftReport) {
 
 fn print_signal(s: &SignalReport) {
     let j = &s.judgement;
-    let value = |x: Option<f64>| x.map_or("-".into(), |v| fmt_value(s, v));
-    let (delta, interval) = match (s.kind, j.delta, j.interval) {
-        ("rate", Some(d), Some(i)) => (
-            format!("{:+.2} pp", d * 100.0),
-            format!("{:+.2}..{:+.2} pp", i.low * 100.0, i.high * 100.0),
-        ),
-        ("sample", Some(d), Some(i)) => {
-            (format!("×{d:.2}"), format!("×{:.2}..×{:.2}", i.low, i.high))
-        }
-        ("distribution", Some(d), _) => (format!("PSI {d:.3}"), "-".into()),
-        _ => ("-".into(), "-".into()),
-    };
-    let p = j.p_holm.map_or("-".into(), |p| {
-        if p < 0.001 {
-            "<0.001".into()
-        } else {
-            format!("{p:.3}")
-        }
-    });
     println!(
         "{:<13} {:<22} {:>10} {:>10} {:>11} {:>22} {:>13} {:>8}",
-        verdict_word(j.verdict),
+        j.verdict.word(),
         s.label,
-        value(j.baseline),
-        value(j.current),
-        delta,
-        interval,
-        format!("{}/{}", j.n_candidate, j.n_baseline),
-        p
+        s.fmt_baseline(),
+        s.fmt_current(),
+        s.fmt_delta(),
+        s.fmt_interval(),
+        s.fmt_n(),
+        s.fmt_p()
     );
     if j.verdict != Verdict::Ok {
         println!("{:<13} {}", "", j.reason);
     }
     if let Some(o) = &s.onset {
         println!("{:<13} onset {}", "", o.text);
-    }
-}
-
-fn fmt_value(s: &SignalReport, v: f64) -> String {
-    match (s.kind, s.name.as_str()) {
-        ("rate", _) => format!("{:.2}%", v * 100.0),
-        (_, "cost_per_request") => format!("${v:.6}"),
-        (_, n) if n.contains("latency") => format!("{v:.0} ms"),
-        _ => format!("{v:.2}"),
-    }
-}
-
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Ok => "ok",
-        Verdict::Warn => "warn",
-        Verdict::Fail => "FAIL",
-        Verdict::Insufficient => "insufficient",
     }
 }

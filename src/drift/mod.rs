@@ -27,7 +27,7 @@ pub use onset::Onset;
 use stats::Statistic;
 
 /// What to compare; `None` picks the defaults described on [`run`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DriftRequest {
     pub candidate: Option<String>,
     pub baseline: Option<String>,
@@ -78,6 +78,73 @@ pub struct SignalReport {
     pub series: Option<Series>,
     /// A Traces filter that shows the requests behind the signal.
     pub drill: String,
+}
+
+/// How the CLI and the pane print a signal's numbers.
+impl SignalReport {
+    pub fn fmt_value(&self, v: f64) -> String {
+        match (self.kind, self.name.as_str()) {
+            ("rate", _) => format!("{:.2}%", v * 100.0),
+            (_, "cost_per_request") => format!("${v:.6}"),
+            (_, n) if n.contains("latency") => format!("{v:.0} ms"),
+            _ => format!("{v:.2}"),
+        }
+    }
+
+    pub fn fmt_baseline(&self) -> String {
+        self.judgement
+            .baseline
+            .map_or("-".into(), |v| self.fmt_value(v))
+    }
+
+    pub fn fmt_current(&self) -> String {
+        self.judgement
+            .current
+            .map_or("-".into(), |v| self.fmt_value(v))
+    }
+
+    pub fn fmt_delta(&self) -> String {
+        match (self.kind, self.judgement.delta) {
+            ("rate", Some(d)) => format!("{:+.2} pp", d * 100.0),
+            ("sample", Some(d)) => format!("×{d:.2}"),
+            ("distribution", Some(d)) => format!("PSI {d:.3}"),
+            _ => "-".into(),
+        }
+    }
+
+    pub fn fmt_interval(&self) -> String {
+        match (self.kind, self.judgement.interval) {
+            ("rate", Some(i)) => format!("{:+.2}..{:+.2} pp", i.low * 100.0, i.high * 100.0),
+            ("sample", Some(i)) => format!("×{:.2}..×{:.2}", i.low, i.high),
+            _ => "-".into(),
+        }
+    }
+
+    pub fn fmt_p(&self) -> String {
+        match self.judgement.p_holm {
+            Some(p) if p < 0.001 => "<0.001".into(),
+            Some(p) => format!("{p:.3}"),
+            None => "-".into(),
+        }
+    }
+
+    pub fn fmt_n(&self) -> String {
+        format!(
+            "{}/{}",
+            self.judgement.n_candidate, self.judgement.n_baseline
+        )
+    }
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+            Verdict::Insufficient => "insufficient",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

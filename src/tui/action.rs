@@ -10,15 +10,17 @@ pub enum Pane {
     #[default]
     Overview,
     Traces,
+    Drift,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 2] = [Pane::Overview, Pane::Traces];
+    pub const ALL: [Pane; 3] = [Pane::Overview, Pane::Traces, Pane::Drift];
 
     pub fn title(self) -> &'static str {
         match self {
             Pane::Overview => "Overview",
             Pane::Traces => "Traces",
+            Pane::Drift => "Drift",
         }
     }
 
@@ -57,6 +59,10 @@ pub enum Action {
     /// Back out (`Esc`).
     Back,
     Refresh,
+    /// Drift pane: the next window length, candidate or baseline version.
+    DriftWindow,
+    DriftCandidate,
+    DriftBaseline,
     // Text prompts (filter, palette).
     Submit,
     Cancel,
@@ -114,6 +120,10 @@ const fn cmd(name: &'static str, about: &'static str, palette: bool) -> Command 
 pub const COMMANDS: &[Command] = &[
     cmd("overview", "show the Overview pane", true),
     cmd("traces", "show the Traces pane", true),
+    cmd("drift", "show the Drift pane", true),
+    cmd("drift-window", "drift: next window length", true),
+    cmd("drift-candidate", "drift: next candidate version", true),
+    cmd("drift-baseline", "drift: next baseline version", true),
     cmd(
         "filter",
         "filter traces: filter v:v3 refusal error tool words",
@@ -146,6 +156,10 @@ impl Action {
         Some(match name {
             "overview" => Action::ShowPane(Pane::Overview),
             "traces" => Action::ShowPane(Pane::Traces),
+            "drift" => Action::ShowPane(Pane::Drift),
+            "drift-window" => Action::DriftWindow,
+            "drift-candidate" => Action::DriftCandidate,
+            "drift-baseline" => Action::DriftBaseline,
             "filter" if arg.trim().is_empty() => Action::OpenFilter,
             "filter" => Action::SetFilter(arg.trim().to_string()),
             "clear-filter" => Action::ClearFilter,
@@ -176,6 +190,10 @@ impl Action {
         let name = match self {
             Action::ShowPane(Pane::Overview) => "overview",
             Action::ShowPane(Pane::Traces) => "traces",
+            Action::ShowPane(Pane::Drift) => "drift",
+            Action::DriftWindow => "drift-window",
+            Action::DriftCandidate => "drift-candidate",
+            Action::DriftBaseline => "drift-baseline",
             Action::OpenFilter | Action::SetFilter(_) => "filter",
             Action::ClearFilter => "clear-filter",
             Action::Refresh => "refresh",
@@ -211,8 +229,8 @@ mod tests {
     #[test]
     fn pane_cycle_wraps() {
         assert_eq!(Pane::Overview.cycle(1), Pane::Traces);
-        assert_eq!(Pane::Overview.cycle(-1), Pane::Traces);
-        assert_eq!(Pane::Traces.cycle(1), Pane::Overview);
+        assert_eq!(Pane::Overview.cycle(-1), Pane::Drift);
+        assert_eq!(Pane::Drift.cycle(1), Pane::Overview);
     }
 
     #[test]

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::Connection;
 
+use crate::config::Drift;
+use crate::drift::{self, DriftReport, DriftRequest};
+
 pub use crate::store::query::Seek;
 use crate::store::query::TraceFilter;
 use crate::store::query::{self, Buckets, TraceDetail, TraceRow, VersionRow};
@@ -49,6 +52,11 @@ pub enum Request {
     Detail {
         trace_id: String,
     },
+    /// A drift verdict, with the workspace's drift settings.
+    Drift {
+        config: Box<Drift>,
+        request: DriftRequest,
+    },
 }
 
 /// A loader reply.
@@ -74,6 +82,7 @@ pub enum Loaded {
         new_rows: usize,
     },
     Detail(DetailBox),
+    Drift(DriftBox),
     /// A request failed; `what` names it for the status line.
     Failed {
         what: &'static str,
@@ -88,6 +97,17 @@ pub struct DetailBox(pub Box<TraceDetail>);
 impl PartialEq for DetailBox {
     fn eq(&self, other: &Self) -> bool {
         self.0.row == other.0.row
+    }
+}
+
+/// A drift report; two are equal when they judged the same pair over the same window.
+#[derive(Debug, Clone)]
+pub struct DriftBox(pub Box<DriftReport>);
+
+impl PartialEq for DriftBox {
+    fn eq(&self, other: &Self) -> bool {
+        let key = |r: &DriftReport| (r.candidate.rowid, r.window_start_ns, r.bucket_ns);
+        key(&self.0) == key(&other.0)
     }
 }
 
@@ -115,6 +135,7 @@ impl Request {
             Request::Count { .. } => "trace count",
             Request::Head { .. } => "new traces",
             Request::Detail { .. } => "trace",
+            Request::Drift { .. } => "drift",
         }
     }
 }
@@ -167,6 +188,13 @@ fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
         } => Loaded::Head {
             generation: *generation,
             new_rows: count(conn, filter, Some(*max_pk), None)?,
+        },
+        Request::Drift { config, request } => match drift::run(conn, config, request) {
+            Ok(report) => Loaded::Drift(DriftBox(Box::new(report))),
+            Err(error) => Loaded::Failed {
+                what: "drift",
+                error,
+            },
         },
         Request::Detail { trace_id } => match query::trace_detail(conn, trace_id)? {
             Some(d) => Loaded::Detail(DetailBox(Box::new(d))),

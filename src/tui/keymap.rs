@@ -18,16 +18,18 @@ pub enum Mode {
     Overview,
     Traces,
     Detail,
+    Drift,
     Help,
     Input,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 7] = [
         Mode::Global,
         Mode::Overview,
         Mode::Traces,
         Mode::Detail,
+        Mode::Drift,
         Mode::Help,
         Mode::Input,
     ];
@@ -38,6 +40,7 @@ impl Mode {
             Mode::Overview => "Overview",
             Mode::Traces => "Traces",
             Mode::Detail => "Trace detail",
+            Mode::Drift => "Drift",
             Mode::Help => "Help",
             Mode::Input => "Filter and palette prompts",
         }
@@ -142,6 +145,7 @@ struct File {
     overview: Vec<Entry>,
     traces: Vec<Entry>,
     detail: Vec<Entry>,
+    drift: Vec<Entry>,
     help: Vec<Entry>,
     input: Vec<Entry>,
 }
@@ -191,6 +195,7 @@ impl Keymap {
             (Mode::Overview, file.overview),
             (Mode::Traces, file.traces),
             (Mode::Detail, file.detail),
+            (Mode::Drift, file.drift),
             (Mode::Help, file.help),
             (Mode::Input, file.input),
         ];

@@ -29,7 +29,9 @@ impl Loader {
 
     pub fn submit(&self, req: Request) {
         match req {
-            Request::Overview { .. } | Request::Count { .. } => self.slow.submit(req),
+            Request::Overview { .. } | Request::Count { .. } | Request::Drift { .. } => {
+                self.slow.submit(req)
+            }
             _ => self.fast.submit(req),
         }
     }
@@ -51,10 +53,11 @@ fn slot(req: &Request) -> usize {
         Request::Head { .. } => 3,
         Request::Overview { .. } => 4,
         Request::Count { .. } => 5,
+        Request::Drift { .. } => 6,
     }
 }
 
-const SLOTS: usize = 6;
+const SLOTS: usize = 7;
 
 #[derive(Default)]
 struct Queue {

@@ -18,6 +18,8 @@ pub enum Unit {
 #[derive(Debug, Clone, Copy)]
 pub struct Signal {
     pub name: &'static str,
+    /// The drift signal whose verdict colours the tile.
+    pub drift: &'static str,
     pub unit: Unit,
     /// `(value, sample size)` for bucket `i`; `None` when the bucket has no sample.
     at: fn(&Buckets, usize) -> Option<(f64, u64)>,
@@ -30,31 +32,37 @@ fn ratio(num: f64, den: u64) -> Option<(f64, u64)> {
 pub const SIGNALS: [Signal; 6] = [
     Signal {
         name: "p95 latency",
+        drift: "latency_p95",
         unit: Unit::Millis,
         at: |b, i| (b.requests[i] > 0).then(|| (b.p95_ms[i], b.requests[i])),
     },
     Signal {
         name: "cost / request",
+        drift: "cost_per_request",
         unit: Unit::Dollars,
         at: |b, i| ratio(b.cost[i], b.requests[i]),
     },
     Signal {
         name: "refusal rate",
+        drift: "refusal_rate",
         unit: Unit::Rate,
         at: |b, i| ratio(b.refusals[i] as f64, b.requests[i]),
     },
     Signal {
         name: "tool error rate",
+        drift: "tool_error_rate",
         unit: Unit::Rate,
         at: |b, i| ratio(b.tool_errors[i] as f64, b.tool_calls[i]),
     },
     Signal {
         name: "safety events",
+        drift: "safety_event_rate",
         unit: Unit::Rate,
         at: |b, i| ratio(b.safety[i] as f64, b.requests[i]),
     },
     Signal {
         name: "retrieval empty",
+        drift: "retrieval_empty_rate",
         unit: Unit::Rate,
         at: |b, i| ratio(b.retrieval_empty[i] as f64, b.retrievals[i]),
     },

@@ -11,6 +11,8 @@ use super::keymap::{Keymap, Mode};
 use super::layout;
 use super::list::ListState;
 use super::palette::Prompt;
+use crate::config::Drift;
+use crate::drift::DriftReport;
 use crate::period::Period;
 use crate::store::query::{TraceDetail, VersionRow};
 use crate::workspace::Workspace;
@@ -43,6 +45,20 @@ pub struct OverviewState {
     pub selected: usize,
 }
 
+/// The Drift pane: the latest report and the operator's choices.
+#[derive(Debug, Clone, Default)]
+pub struct DriftState {
+    pub report: Option<Box<DriftReport>>,
+    /// Index into the report's signals.
+    pub selected: usize,
+    /// Chosen window (`None`: the config's); versions by label (`None`: defaults).
+    pub window: Option<Period>,
+    pub candidate: Option<String>,
+    pub baseline: Option<String>,
+    /// Auto-refreshes since the last drift request: drift scans are heavier.
+    pub since_refresh: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct DetailState {
     pub trace_id: String,
@@ -65,6 +81,8 @@ pub struct State {
     pub overview: OverviewState,
     pub list: ListState,
     pub detail: Option<DetailState>,
+    pub drift: DriftState,
+    pub drift_config: Drift,
     pub status: Option<Status>,
     pub quit: bool,
 }
@@ -84,6 +102,8 @@ impl State {
             overview: OverviewState::default(),
             list: ListState::default(),
             detail: None,
+            drift: DriftState::default(),
+            drift_config: ws.config.drift.clone(),
             status: None,
             quit: false,
         }
@@ -97,6 +117,7 @@ impl State {
             (Overlay::None, Pane::Traces, Some(_)) => vec![Mode::Detail, Mode::Global],
             (Overlay::None, Pane::Traces, None) => vec![Mode::Traces, Mode::Global],
             (Overlay::None, Pane::Overview, _) => vec![Mode::Overview, Mode::Global],
+            (Overlay::None, Pane::Drift, _) => vec![Mode::Drift, Mode::Global],
         }
     }
 

@@ -21,7 +21,7 @@ enum Move {
 
 /// The requests a fresh console starts with.
 pub fn start(s: &mut State) -> Vec<Effect> {
-    let mut fx = vec![overview_request(s)];
+    let mut fx = vec![overview_request(s), drift::request(s)];
     fx.push(Effect::Load(
         s.list.rebase(FilterSpec::default(), TraceFilter::default()),
     ));
@@ -78,6 +78,9 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         Action::Open => open_selection(s),
         Action::Back => back(s),
         Action::Click { col, row } => click(s, col, row),
+        Action::DriftWindow => drift::cycle_window(s),
+        Action::DriftCandidate => drift::cycle_version(s, false),
+        Action::DriftBaseline => drift::cycle_version(s, true),
     }
 }
 
@@ -110,6 +113,9 @@ fn show(s: &mut State, pane: Pane) -> Vec<Effect> {
 /// Every 2 s: new overview numbers, and whether traces arrived after the list snapshot.
 fn auto_refresh(s: &mut State) -> Vec<Effect> {
     let mut fx = vec![overview_request(s)];
+    if drift::due(s, s.pane == Pane::Drift) {
+        fx.push(drift::request(s));
+    }
     if let Some(max_pk) = s.list.max_pk {
         fx.push(Effect::Load(Request::Head {
             generation: s.list.generation,
@@ -121,7 +127,7 @@ fn auto_refresh(s: &mut State) -> Vec<Effect> {
 }
 
 fn refresh(s: &mut State) -> Vec<Effect> {
-    let mut fx = vec![overview_request(s)];
+    let mut fx = vec![overview_request(s), drift::request(s)];
     fx.push(Effect::Load(
         s.list.rebase(s.list.spec.clone(), s.list.filter.clone()),
     ));
@@ -189,6 +195,7 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Loaded::Drift(report) => drift::loaded(s, report),
         Loaded::Failed { what, error } => {
             if what == "traces" {
                 s.list.pending = None;
@@ -231,6 +238,10 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
         (Overlay::None, Pane::Overview) => {
             let n = s.overview.data.as_ref().map_or(0, |d| d.active().len());
             s.overview.selected = moved(s.overview.selected, m, 5, n);
+            Vec::new()
+        }
+        (Overlay::None, Pane::Drift) => {
+            s.drift.selected = moved(s.drift.selected, m, 5, drift::count(s));
             Vec::new()
         }
         (Overlay::None, Pane::Traces) => match &mut s.detail {
@@ -292,6 +303,10 @@ fn move_list(s: &mut State, m: Move) -> Vec<Effect> {
 fn open_selection(s: &mut State) -> Vec<Effect> {
     match s.pane {
         Pane::Overview => traces_of_selected_version(s),
+        Pane::Drift => match drift::drill(s) {
+            Some(filter) => apply_filter(s, &filter),
+            None => Vec::new(),
+        },
         Pane::Traces => {
             let Some(row) = s.list.selected_row() else {
                 return Vec::new();
@@ -449,6 +464,8 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
     let delta = index as isize - s.list.selected as isize;
     move_list(s, Move::By(delta))
 }
+
+mod drift;
 
 #[cfg(test)]
 mod tests;

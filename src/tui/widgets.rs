@@ -28,6 +28,17 @@ pub fn warn() -> Style {
     Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
 }
 
+/// Verdict colours, shared by the Drift pane and the Overview tiles.
+pub fn verdict(v: crate::drift::Verdict) -> Style {
+    use crate::drift::Verdict;
+    match v {
+        Verdict::Ok => Style::new().fg(Color::Green),
+        Verdict::Warn => Style::new().fg(Color::Yellow),
+        Verdict::Insufficient => Style::new().fg(Color::DarkGray),
+        Verdict::Fail => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+    }
+}
+
 pub fn bad() -> Style {
     Style::new().fg(Color::Red)
 }

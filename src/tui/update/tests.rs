@@ -106,7 +106,37 @@ fn start_loads_overview_and_the_list() {
     let fx = start(&mut s);
     let reqs = loads(&fx);
     assert!(matches!(reqs[0], Request::Overview { buckets: 24, .. }));
-    assert!(matches!(reqs[1], Request::Rebase { .. }));
+    assert!(matches!(reqs[1], Request::Drift { .. }));
+    assert!(matches!(reqs[2], Request::Rebase { .. }));
+}
+
+#[test]
+fn drift_recomputes_every_refresh_when_shown_and_less_often_when_hidden() {
+    let mut s = state();
+    let drift_loads = |fx: &[Effect]| {
+        loads(fx)
+            .iter()
+            .filter(|r| matches!(r, Request::Drift { .. }))
+            .count()
+    };
+    let hidden: usize = (0..10)
+        .map(|_| drift_loads(&update(&mut s, Action::AutoRefresh)))
+        .sum();
+    assert_eq!(hidden, 2, "every fifth refresh while hidden");
+    update(&mut s, Action::ShowPane(Pane::Drift));
+    assert_eq!(drift_loads(&update(&mut s, Action::AutoRefresh)), 1);
+}
+
+#[test]
+fn drift_window_key_asks_for_the_next_window() {
+    let mut s = state();
+    let fx = update(&mut s, Action::DriftWindow);
+    match loads(&fx)[0] {
+        Request::Drift { request, .. } => {
+            assert_eq!(request.window, Some(crate::period::Period::hours(72)));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -260,6 +290,8 @@ fn tab_cycles_panes_and_numbers_jump() {
     let mut s = state();
     let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Traces);
+    let _ = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Drift);
     let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Overview);
     let _ = update(&mut s, Action::ShowPane(Pane::Traces));

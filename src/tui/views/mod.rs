@@ -2,6 +2,7 @@
 //! The screen's regions come from [`super::layout`], which sketches them.
 
 pub mod detail;
+pub mod drift;
 pub mod help;
 pub mod overview;
 pub mod palette;
@@ -28,6 +29,7 @@ pub fn draw(s: &State, f: &mut Frame) {
         (Pane::Overview, _) => overview::draw(s, f, areas.body),
         (Pane::Traces, None) => traces::draw(s, f, areas.body),
         (Pane::Traces, Some(d)) => detail::draw(d, f, areas.body),
+        (Pane::Drift, _) => drift::draw(s, f, areas.body),
     }
     status(s, f, areas.status);
     footer(s, f, areas.footer);

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table};
 
 use crate::clock::rfc3339;
+use crate::drift::{DriftReport, SignalReport};
 use crate::store::query::{Buckets, VersionRow};
 use crate::tui::data::OverviewData;
 use crate::tui::signals::{MIN_SAMPLE, SIGNALS, Signal, Unit, traffic_share};
@@ -37,7 +38,13 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
     .areas(inner);
     f.render_widget(Paragraph::new(freshness_line(s, data)), fresh);
     versions_table(s, data, &active, f, table);
-    signal_tiles(data, &active, f, tiles, tile_h);
+    // Tiles take verdict colours only while the judged candidate is on screen.
+    let drift = s
+        .drift
+        .report
+        .as_deref()
+        .filter(|r| active.iter().any(|v| v.rowid == r.candidate.rowid));
+    signal_tiles(data, &active, drift, f, tiles, tile_h);
 }
 
 fn title(s: &State) -> String {
@@ -164,6 +171,7 @@ fn tools(v: &VersionRow) -> String {
 fn signal_tiles(
     data: &OverviewData,
     active: &[&VersionRow],
+    drift: Option<&DriftReport>,
     f: &mut Frame,
     area: Rect,
     tile_h: u16,
@@ -176,15 +184,30 @@ fn signal_tiles(
         let cols = Layout::horizontal(vec![Constraint::Ratio(1, per_row as u32); per_row])
             .split(row_areas[r]);
         for (c, signal) in chunk.iter().enumerate() {
-            tile(signal, data, active, f, cols[c]);
+            let verdict = drift.and_then(|r| r.signals.iter().find(|d| d.name == signal.drift));
+            tile(signal, data, active, verdict, f, cols[c]);
         }
     }
 }
 
 /// One signal: per version a label line with the current value, and a sparkline over
-/// the window, tall when there is room. One scale per tile, so versions compare.
-fn tile(signal: &Signal, data: &OverviewData, active: &[&VersionRow], f: &mut Frame, area: Rect) {
-    let block = Block::bordered().title(format!(" {} ", signal.name));
+/// the window, tall when there is room. One scale per tile, so versions compare. The
+/// border takes the colour of the signal's drift verdict, which the title names.
+fn tile(
+    signal: &Signal,
+    data: &OverviewData,
+    active: &[&VersionRow],
+    drift: Option<&SignalReport>,
+    f: &mut Frame,
+    area: Rect,
+) {
+    let mut block = Block::bordered().title(format!(" {} ", signal.name));
+    if let Some(d) = drift {
+        let style = widgets::verdict(d.judgement.verdict);
+        block = block.border_style(style).title(
+            Line::styled(format!(" drift: {} ", d.judgement.verdict.word()), style).right_aligned(),
+        );
+    }
     let inner = block.inner(area);
     f.render_widget(block, area);
     let series: Vec<Vec<Option<f64>>> = active
