@@ -173,3 +173,57 @@ fn list_names_every_signal() {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
 }
+
+#[test]
+fn pulled_series_are_judged_too() {
+    let (_dir, config) = workspace();
+    relops(&config)
+        .arg("import")
+        .arg(common::fixture("genai.jsonl"))
+        .arg(common::fixture("openinference.json"))
+        .assert()
+        .success();
+    // Samples a Prometheus source would have pulled: v canary-7 twice as slow.
+    let ws = relops::workspace::Workspace::open(Some(&config), None, false).unwrap();
+    let writer = relops::store::open_writer(&ws.db_path).unwrap();
+    let conn = writer.connection();
+    let newest: i64 = conn
+        .query_row("SELECT max(start_ns) FROM traces", [], |r| r.get(0))
+        .unwrap();
+    for (label, scale) in [("canary-7", 2.0), ("2.3.1", 1.0)] {
+        let version: i64 = conn
+            .query_row("SELECT id FROM versions WHERE label = ?1", [label], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        for i in 0..300i64 {
+            conn.execute(
+                "INSERT INTO signal_samples (source, signal, labels, version_id, ts_ns, value)
+                 VALUES ('prom', 'http_p95_seconds', ?1, ?2, ?3, ?4)",
+                rusqlite::params![
+                    format!("{{\"version\":\"{label}\"}}"),
+                    version,
+                    newest - i * 1_000_000_000,
+                    scale * (1.0 + (i % 7) as f64 / 10.0)
+                ],
+            )
+            .unwrap();
+        }
+    }
+    drop(writer);
+    let out = relops(&config)
+        .args([
+            "drift",
+            "--json",
+            "--candidate",
+            "canary-7",
+            "--baseline",
+            "2.3.1",
+        ])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let series = signal(&r, "series.http_p95_seconds");
+    assert_eq!(series["verdict"], "fail", "{series}");
+    assert_eq!(series["n_candidate"], 300);
+}
