@@ -1,10 +1,11 @@
 //! The command line: global flags, subcommands, exit codes.
 //!
 //! Every verb prints JSON (with `--json`) or text on stdout, errors on stderr, and exits
-//! 0 on success or 2 on error.
+//! 0 on success or 2 on error (`replay`: 1 when some replays failed and others ran).
 
 mod import;
 mod inspect;
+mod replay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,10 @@ pub enum Command {
     },
     /// Create the embedded demo workspace and open it.
     Demo(crate::demo::DemoArgs),
+    /// Run a trace's input on other versions and store the replays (exit 1 if any failed).
+    Replay(replay::ReplayArgs),
+    /// Compare two executions: traces or replays (`r:42`).
+    Diff(replay::DiffArgs),
 }
 
 /// Runs the command line; the process exit code.
@@ -58,6 +63,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // Some replays failed: they are stored and were printed; the rest ran.
+        Err(e) if e.downcast_ref::<replay::ReplaysFailed>().is_some() => {
+            eprintln!("relops: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("relops: error: {e:#}");
             ExitCode::from(2)
@@ -77,6 +87,8 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Traces(args)) => inspect::traces(&open()?, &args),
         Some(Command::Trace { command }) => inspect::trace(&open()?, &command),
         Some(Command::Demo(args)) => crate::demo::run(&args, cli.readonly),
+        Some(Command::Replay(args)) => replay::replay(&open()?, &args),
+        Some(Command::Diff(args)) => replay::diff(&open()?, &args),
     }
 }
 
