@@ -736,3 +736,37 @@ fn fingerprint_diff(a: &Execution, b: &Execution) -> FingerprintDiff {
 
 #[cfg(test)]
 mod tests;
+
+/// Executions and diffs for tests of the views.
+#[cfg(test)]
+pub mod tests_support {
+    use super::*;
+
+    pub fn execution(id: &str, output: &str, spans: Vec<(usize, SpanFacts)>) -> Execution {
+        Execution {
+            id: id.into(),
+            kind: "trace",
+            trace_id: id.into(),
+            version: "v".into(),
+            version_id: format!("fp-{id}"),
+            target: None,
+            started_at: String::new(),
+            status: "ok",
+            error: None,
+            latency_ms: Some(100.0),
+            tokens_in: Some(10),
+            tokens_out: Some(5),
+            cost_usd: Some(0.001),
+            refusal: false,
+            safety_events: 0,
+            input: Some("q".into()),
+            output: Some(output.into()),
+            fingerprint: crate::model::Fingerprint::default(),
+            spans,
+        }
+    }
+
+    pub fn empty() -> Diff {
+        diff(execution("a", "", vec![]), execution("b", "", vec![]))
+    }
+}

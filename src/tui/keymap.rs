@@ -20,16 +20,20 @@ pub enum Mode {
     Detail,
     Help,
     Input,
+    Diff,
+    Picker,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 8] = [
         Mode::Global,
         Mode::Overview,
         Mode::Traces,
         Mode::Detail,
         Mode::Help,
         Mode::Input,
+        Mode::Diff,
+        Mode::Picker,
     ];
 
     pub fn title(self) -> &'static str {
@@ -40,6 +44,8 @@ impl Mode {
             Mode::Detail => "Trace detail",
             Mode::Help => "Help",
             Mode::Input => "Filter and palette prompts",
+            Mode::Diff => "Diff",
+            Mode::Picker => "Version picker (replay)",
         }
     }
 }
@@ -144,6 +150,8 @@ struct File {
     detail: Vec<Entry>,
     help: Vec<Entry>,
     input: Vec<Entry>,
+    diff: Vec<Entry>,
+    picker: Vec<Entry>,
 }
 
 /// A resolved binding, in file order.
@@ -193,6 +201,8 @@ impl Keymap {
             (Mode::Detail, file.detail),
             (Mode::Help, file.help),
             (Mode::Input, file.input),
+            (Mode::Diff, file.diff),
+            (Mode::Picker, file.picker),
         ];
         for (mode, entries) in modes {
             for e in entries {

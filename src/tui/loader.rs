@@ -51,10 +51,11 @@ fn slot(req: &Request) -> usize {
         Request::Head { .. } => 3,
         Request::Overview { .. } => 4,
         Request::Count { .. } => 5,
+        Request::Diff { .. } => 6,
     }
 }
 
-const SLOTS: usize = 6;
+const SLOTS: usize = 7;
 
 #[derive(Default)]
 struct Queue {

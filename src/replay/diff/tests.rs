@@ -1,30 +1,7 @@
+use super::tests_support::execution;
 use super::*;
 use crate::model::tests::span;
 use crate::model::{Fingerprint, SpanKind};
-
-fn execution(id: &str, output: &str, spans: Vec<(usize, SpanFacts)>) -> Execution {
-    Execution {
-        id: id.into(),
-        kind: "trace",
-        trace_id: id.into(),
-        version: "v".into(),
-        version_id: format!("fp-{id}"),
-        target: None,
-        started_at: String::new(),
-        status: "ok",
-        error: None,
-        latency_ms: Some(100.0),
-        tokens_in: Some(10),
-        tokens_out: Some(5),
-        cost_usd: Some(0.001),
-        refusal: false,
-        safety_events: 0,
-        input: Some("q".into()),
-        output: Some(output.into()),
-        fingerprint: Fingerprint::default(),
-        spans,
-    }
-}
 
 fn tool(id: &str, name: &str, args: &str, error: Option<&str>) -> SpanFacts {
     let mut s = span(id, Some("root"), SpanKind::Tool, 10, 20);
