@@ -737,11 +737,11 @@ fn fingerprint_diff(a: &Execution, b: &Execution) -> FingerprintDiff {
 #[cfg(test)]
 mod tests;
 
-/// Executions and diffs for tests of the views.
-#[cfg(test)]
-pub mod tests_support {
+/// A sample execution for tests and the benchmark (`examples/replay_bench.rs`).
+pub mod sample {
     use super::*;
 
+    /// A trace-like execution with this output and spans.
     pub fn execution(id: &str, output: &str, spans: Vec<(usize, SpanFacts)>) -> Execution {
         Execution {
             id: id.into(),
@@ -765,6 +765,13 @@ pub mod tests_support {
             spans,
         }
     }
+}
+
+/// Diffs for tests of the views.
+#[cfg(test)]
+pub mod tests_support {
+    pub use super::sample::execution;
+    use super::*;
 
     pub fn empty() -> Diff {
         diff(execution("a", "", vec![]), execution("b", "", vec![]))

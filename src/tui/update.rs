@@ -204,6 +204,10 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
             }
             if what == "diff" {
                 s.diff.loading = false;
+                // Nothing to compare (no replay yet): stay where the trace is.
+                if s.diff.data.is_none() {
+                    s.pane = Pane::Traces;
+                }
             }
             s.error(Some(what), format!("{what}: {error}"));
             Vec::new()

@@ -531,3 +531,20 @@ fn n_and_shift_n_jump_between_changes_and_tabs_reset_the_scroll() {
         (crate::tui::views::diff::DiffTab::Spans, 0)
     );
 }
+
+#[test]
+fn d_without_a_replay_says_so_and_stays_on_the_trace() {
+    let mut s = with_versions();
+    let fx = update(&mut s, Action::DiffLatest);
+    assert!(matches!(loads(&fx)[..], [Request::Diff { .. }]));
+    assert_eq!(s.pane, Pane::Diff);
+    let _ = update(
+        &mut s,
+        Action::Loaded(Loaded::Failed {
+            what: "diff",
+            error: "trace 0 has no replay yet".into(),
+        }),
+    );
+    assert_eq!(s.pane, Pane::Traces);
+    assert!(s.status.as_ref().unwrap().text.contains("no replay yet"));
+}
