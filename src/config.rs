@@ -24,6 +24,8 @@ pub struct Config {
     pub drift: Drift,
     /// Written by `relops demo`: the embedded workflow server.
     pub demo: Option<Demo>,
+    /// Where `relops replay` sends a trace's input (see [`crate::replay`]).
+    pub replay: Replay,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -197,6 +199,124 @@ pub struct Demo {
     pub anchor: String,
 }
 
+/// Replay targets: endpoints that run a trace's input on a chosen version.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Replay {
+    /// The target used when `--target` is not given (else the only one configured).
+    pub default_target: Option<String>,
+    pub targets: std::collections::BTreeMap<String, ReplayTarget>,
+}
+
+/// The protocol a replay target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// The workflow's own HTTP endpoint.
+    Http,
+    /// An OpenAI-compatible `/v1/chat/completions` endpoint.
+    OpenaiChat,
+}
+
+/// One replay target. Fields that do not apply to its kind are rejected when it is used.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayTarget {
+    pub kind: TargetKind,
+    /// The endpoint; `{version}` is replaced by the version's label (http).
+    pub url: String,
+    /// http: also send the version's label in this header.
+    #[serde(default)]
+    pub version_header: Option<String>,
+    /// http: JSON pointer where the trace's input goes in the request body.
+    #[serde(default = "default_input_pointer")]
+    pub input_pointer: String,
+    /// http: JSON pointers into the response.
+    #[serde(default)]
+    pub response: ResponseMap,
+    /// Name of the environment variable holding the API key (sent as a bearer token).
+    /// The key itself never appears in the config, the cache or any message.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// openai-chat: what each version runs, by version label.
+    #[serde(default)]
+    pub versions: std::collections::BTreeMap<String, ChatVersion>,
+    /// Per attempt, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Extra attempts after a timeout, a connection error, a 5xx or a 429.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// First retry delay in milliseconds, doubled per attempt; a `Retry-After` wins.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+    /// Requests in flight at once against this target.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_input_pointer() -> String {
+    "/input".into()
+}
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+fn default_retries() -> u32 {
+    2
+}
+fn default_backoff_ms() -> u64 {
+    500
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+/// JSON pointers (RFC 6901) locating the parts of an http target's response.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseMap {
+    pub output: String,
+    /// OTLP/JSON spans (`{"resourceSpans": [...]}`) of the run, if the workflow returns them.
+    pub spans: Option<String>,
+    /// The workflow's own latency; without it the round trip is measured.
+    pub latency_ms: Option<String>,
+    pub tokens_in: Option<String>,
+    pub tokens_out: Option<String>,
+    pub cost_usd: Option<String>,
+}
+
+impl Default for ResponseMap {
+    fn default() -> Self {
+        Self {
+            output: "/output".into(),
+            spans: None,
+            latency_ms: None,
+            tokens_in: None,
+            tokens_out: None,
+            cost_usd: None,
+        }
+    }
+}
+
+/// What one version means on an openai-chat target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatVersion {
+    pub model: String,
+    /// System prompt file, relative to the config's directory; its hash is part of the
+    /// version's fingerprint.
+    #[serde(default)]
+    pub system_prompt_file: Option<PathBuf>,
+    /// Extra request fields (temperature, max_tokens, ...), sent as they are.
+    #[serde(default)]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// USD per million input and output tokens, to price the replay.
+    #[serde(default)]
+    pub price_in: f64,
+    #[serde(default)]
+    pub price_out: f64,
+}
+
 /// A configuration that failed to load, with enough context to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -344,5 +464,19 @@ mod tests {
         let c = Config::parse(text, Path::new("assets/relops.example.toml")).unwrap();
         assert_eq!(c.overview.window, Period::hours(24));
         assert!(c.demo.is_some());
+        assert!(c.replay.targets.contains_key("workflow"));
+        assert!(c.replay.targets.contains_key("chat"));
+    }
+
+    #[test]
+    fn replay_target_kind_is_checked() {
+        let err = parse("[replay.targets.x]\nkind = \"grpc\"\nurl = \"http://h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("replay.targets.x.kind"), "{err}");
+        let c =
+            parse("[replay.targets.x]\nkind = \"http\"\nurl = \"http://h/{version}\"\n").unwrap();
+        let t = &c.replay.targets["x"];
+        assert_eq!((t.retries, t.response.output.as_str()), (2, "/output"));
     }
 }

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod model;
 pub mod otlp;
 pub mod period;
+pub mod replay;
 pub mod store;
 pub mod tui;
 pub mod workspace;

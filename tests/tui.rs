@@ -222,3 +222,70 @@ fn empty_cache_explains_what_to_do() {
     let screen = h.render();
     assert!(screen.contains("No traces in the cache yet"), "{screen}");
 }
+
+/// The demo workflow server of the shared demo, in this process, on its configured port.
+fn demo_server() {
+    static SERVER: OnceLock<()> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let ws = Workspace::open(Some(demo_config()), None, false).unwrap();
+        let addr = ws.config.demo.unwrap().server;
+        let listener = std::net::TcpListener::bind(&addr).expect("demo port free");
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let l = tokio::net::TcpListener::from_std(listener).unwrap();
+                relops::demo::serve(l).await.unwrap();
+            });
+        });
+    });
+}
+
+#[test]
+fn replaying_a_refusal_opens_the_diff_pane() {
+    demo_server();
+    let mut h = console(false);
+    h.press("2");
+    h.press("/");
+    h.type_text("v:v3 refusal refund");
+    h.press("enter");
+    h.press("r");
+    let picker = screen(&h);
+    assert!(picker.contains("v2  (baseline)"), "{picker}");
+    insta::assert_snapshot!("replay_version_picker", picker);
+
+    h.press("enter"); // the headless console runs the replay to completion
+    assert_eq!(h.state.pane, Pane::Diff);
+    let output = screen(&h);
+    assert!(output.contains("refusal → answer"), "{output}");
+    assert!(output.contains("tools.refund"), "{output}");
+    insta::assert_snapshot!("diff_output", output);
+
+    h.press("l");
+    h.press("l");
+    let tools = screen(&h);
+    assert!(
+        tools.contains("(not called)") && tools.contains("refund("),
+        "{tools}"
+    );
+    insta::assert_snapshot!("diff_tool_calls", tools);
+
+    h.press("l");
+    insta::assert_snapshot!("diff_meta", screen(&h));
+
+    // Back on the trace, `d` finds the same replay again.
+    h.press("esc");
+    h.press("d");
+    assert_eq!(h.state.pane, Pane::Diff);
+    assert!(h.state.diff.data.as_ref().unwrap().b.id.starts_with("r:"));
+}
+
+#[test]
+fn readonly_offers_no_replay() {
+    let mut h = console(true);
+    h.press("2");
+    let s = screen(&h);
+    assert!(!s.contains("replay the trace"), "{s}");
+    h.press("r");
+    assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
+}

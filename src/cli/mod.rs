@@ -1,11 +1,12 @@
 //! The command line: global flags, subcommands, exit codes.
 //!
 //! Every verb prints JSON (with `--json`) or text on stdout, errors on stderr, and exits
-//! 0 on success or 2 on error.
+//! 0 on success or 2 on error (`replay`: 1 when some replays failed and others ran).
 
 mod drift;
 mod import;
 mod inspect;
+mod replay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,10 @@ pub enum Command {
     Drift(drift::DriftArgs),
     /// Create the embedded demo workspace and open it.
     Demo(crate::demo::DemoArgs),
+    /// Run a trace's input on other versions and store the replays (exit 1 if any failed).
+    Replay(replay::ReplayArgs),
+    /// Compare two executions: traces or replays (`r:42`).
+    Diff(replay::DiffArgs),
 }
 
 /// Runs the command line; the process exit code.
@@ -61,6 +66,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
+        // Some replays failed: they are stored and were printed; the rest ran.
+        Err(e) if e.downcast_ref::<replay::ReplaysFailed>().is_some() => {
+            eprintln!("relops: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("relops: error: {e:#}");
             ExitCode::from(2)
@@ -83,6 +93,8 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Trace { command }) => done(inspect::trace(&open()?, &command)),
         Some(Command::Drift(args)) => drift::run(&open()?, &args),
         Some(Command::Demo(args)) => done(crate::demo::run(&args, cli.readonly)),
+        Some(Command::Replay(args)) => done(replay::replay(&open()?, &args)),
+        Some(Command::Diff(args)) => done(replay::diff(&open()?, &args)),
     }
 }
 

@@ -205,6 +205,25 @@ server = "{server}"
 seed = {seed}
 traces = {traces}
 anchor = "{anchor}"
+
+# `relops replay TRACE --on v2` (or `r` on a trace) runs the trace's input on the demo
+# workflow server; `relops diff` (or `d`) compares the answers.
+[replay]
+default_target = "demo"
+
+[replay.targets.demo]
+kind = "http"
+url = "http://{server}/v1/{{version}}/respond"
+timeout_ms = 5000
+concurrency = 8
+
+[replay.targets.demo.response]
+output = "/output"
+spans = "/spans"
+latency_ms = "/latency_ms"
+tokens_in = "/tokens_in"
+tokens_out = "/tokens_out"
+cost_usd = "/cost_usd"
 "#
     )
 }

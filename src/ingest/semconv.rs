@@ -207,6 +207,11 @@ impl Extractor {
             .is_some_and(|s| self.refusal_finish_reasons.contains(&s.to_lowercase()))
     }
 
+    /// True when text contains a configured refusal phrase (for outputs without spans).
+    pub fn is_refusal_text(&self, text: &str) -> bool {
+        self.phrase_refusal(&Some(text.to_string()))
+    }
+
     fn phrase_refusal(&self, output: &Option<String>) -> bool {
         let Some(out) = output else { return false };
         let out = out.to_lowercase();

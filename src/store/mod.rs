@@ -5,6 +5,7 @@
 
 mod migrations;
 pub mod query;
+pub mod replays;
 mod write;
 
 use std::path::{Path, PathBuf};

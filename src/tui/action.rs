@@ -11,16 +11,18 @@ pub enum Pane {
     Overview,
     Traces,
     Drift,
+    Diff,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 3] = [Pane::Overview, Pane::Traces, Pane::Drift];
+    pub const ALL: [Pane; 4] = [Pane::Overview, Pane::Traces, Pane::Drift, Pane::Diff];
 
     pub fn title(self) -> &'static str {
         match self {
             Pane::Overview => "Overview",
             Pane::Traces => "Traces",
             Pane::Drift => "Drift",
+            Pane::Diff => "Diff",
         }
     }
 
@@ -86,12 +88,35 @@ pub enum Action {
     /// The periodic poll for new data (the live feed).
     AutoRefresh,
     Loaded(Loaded),
+    // Replay and diff.
+    /// `r`: pick a version to replay the selected trace on.
+    PickReplay,
+    /// Replays a trace on versions (the picker's choice, or the palette's `replay V`).
+    Replay {
+        trace_id: String,
+        versions: Vec<String>,
+    },
+    /// A replay finished: what was stored, or why nothing was.
+    Replayed {
+        trace_id: String,
+        result: Result<Vec<crate::replay::Outcome>, String>,
+    },
+    /// `d`: diff the selected trace against its latest replay.
+    DiffLatest,
+    DiffNext,
+    DiffPrev,
+    DiffTab(isize),
 }
 
 /// What `update` asks the driver to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Load(Request),
+    /// Runs replays on a background task; the driver answers with `Action::Replayed`.
+    Replay {
+        trace_id: String,
+        versions: Vec<String>,
+    },
     Quit,
 }
 
@@ -115,8 +140,8 @@ const fn cmd(name: &'static str, about: &'static str, palette: bool) -> Command 
     }
 }
 
-/// Every named action. No action changes the world yet; when one does (rollback,
-/// promotion), it is listed here with `mutating: true`.
+/// Every named action. Those that change the world (replay; later rollback,
+/// promotion) are marked `mutating: true`.
 pub const COMMANDS: &[Command] = &[
     cmd("overview", "show the Overview pane", true),
     cmd("traces", "show the Traces pane", true),
@@ -133,6 +158,24 @@ pub const COMMANDS: &[Command] = &[
     cmd("refresh", "reload data now", true),
     cmd("help", "show keys and the filter language", true),
     cmd("quit", "leave relops", true),
+    // A replay changes nothing in production, but it calls the replay target (an
+    // openai-chat target bills per token) and writes the cache: readonly hides it.
+    Command {
+        name: "replay",
+        about: "replay the selected trace on a version",
+        mutating: true,
+        palette: true,
+    },
+    cmd(
+        "diff",
+        "diff the selected trace against its latest replay",
+        true,
+    ),
+    cmd("diff-view", "show the Diff pane", true),
+    cmd("next-change", "next change in the diff", false),
+    cmd("prev-change", "previous change in the diff", false),
+    cmd("next-tab", "next diff tab", false),
+    cmd("prev-tab", "previous diff tab", false),
     cmd("next-pane", "next pane", false),
     cmd("prev-pane", "previous pane", false),
     cmd("palette", "command palette", false),
@@ -181,6 +224,13 @@ impl Action {
             "cancel" => Action::Cancel,
             "delete-char" => Action::DeleteChar,
             "complete" => Action::Complete,
+            "replay" => Action::PickReplay,
+            "diff" => Action::DiffLatest,
+            "diff-view" => Action::ShowPane(Pane::Diff),
+            "next-change" => Action::DiffNext,
+            "prev-change" => Action::DiffPrev,
+            "next-tab" => Action::DiffTab(1),
+            "prev-tab" => Action::DiffTab(-1),
             _ => return None,
         })
     }
@@ -199,6 +249,9 @@ impl Action {
             Action::Refresh => "refresh",
             Action::ToggleHelp => "help",
             Action::Quit => "quit",
+            Action::PickReplay | Action::Replay { .. } => "replay",
+            Action::DiffLatest => "diff",
+            Action::ShowPane(Pane::Diff) => "diff-view",
             _ => return None,
         };
         COMMANDS.iter().find(|c| c.name == name)
@@ -229,8 +282,9 @@ mod tests {
     #[test]
     fn pane_cycle_wraps() {
         assert_eq!(Pane::Overview.cycle(1), Pane::Traces);
-        assert_eq!(Pane::Overview.cycle(-1), Pane::Drift);
-        assert_eq!(Pane::Drift.cycle(1), Pane::Overview);
+        assert_eq!(Pane::Overview.cycle(-1), Pane::Diff);
+        assert_eq!(Pane::Drift.cycle(1), Pane::Diff);
+        assert_eq!(Pane::Diff.cycle(1), Pane::Overview);
     }
 
     #[test]
@@ -243,6 +297,18 @@ mod tests {
         };
         assert!(offered(&rollback, false));
         assert!(!offered(&rollback, true));
-        assert!(COMMANDS.iter().all(|c| offered(c, true)));
+        let hidden: Vec<&str> = COMMANDS
+            .iter()
+            .filter(|c| !offered(c, true))
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(hidden, ["replay"]);
+        assert!(
+            Action::Replay {
+                trace_id: "t".into(),
+                versions: vec![]
+            }
+            .is_mutating()
+        );
     }
 }

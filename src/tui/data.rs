@@ -57,6 +57,32 @@ pub enum Request {
         config: Box<Drift>,
         request: DriftRequest,
     },
+    /// Two executions compared (the diff runs on the loader, not the UI thread).
+    Diff {
+        a: crate::replay::ExecRef,
+        b: crate::replay::ExecRef,
+        config: SharedConfig,
+    },
+}
+
+/// The workspace config, shared by requests that read it; equal when it is the same one.
+#[derive(Debug, Clone)]
+pub struct SharedConfig(pub std::sync::Arc<crate::config::Config>);
+
+impl PartialEq for SharedConfig {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// A computed diff; equal when it is the same one.
+#[derive(Debug, Clone)]
+pub struct DiffBox(pub std::sync::Arc<crate::replay::Diff>);
+
+impl PartialEq for DiffBox {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// A loader reply.
@@ -83,6 +109,7 @@ pub enum Loaded {
     },
     Detail(DetailBox),
     Drift(DriftBox),
+    Diff(DiffBox),
     /// A request failed; `what` names it for the status line.
     Failed {
         what: &'static str,
@@ -136,6 +163,7 @@ impl Request {
             Request::Head { .. } => "new traces",
             Request::Detail { .. } => "trace",
             Request::Drift { .. } => "drift",
+            Request::Diff { .. } => "diff",
         }
     }
 }
@@ -203,7 +231,24 @@ fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
                 error: format!("{trace_id} is no longer in the cache"),
             },
         },
+        Request::Diff { a, b, config } => diff(conn, a, b, &config.0),
     })
+}
+
+fn diff(
+    conn: &Connection,
+    a: &crate::replay::ExecRef,
+    b: &crate::replay::ExecRef,
+    config: &crate::config::Config,
+) -> Loaded {
+    use crate::replay::execution::load;
+    match load(conn, config, a).and_then(|x| Ok((x, load(conn, config, b)?))) {
+        Ok((x, y)) => Loaded::Diff(DiffBox(std::sync::Arc::new(crate::replay::diff(x, y)))),
+        Err(error) => Loaded::Failed {
+            what: "diff",
+            error,
+        },
+    }
 }
 
 /// The Overview's window ends at the newest trace, so an old workspace still shows data.

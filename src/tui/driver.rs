@@ -15,6 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep_unti
 use super::action::{Action, Effect};
 use super::keymap::Keymap;
 use super::loader::Loader;
+use super::replays::Replays;
 use super::state::State;
 use super::terminal::{self, Term};
 use super::{input, update, views};
@@ -44,12 +45,13 @@ pub fn run(ws: Workspace) -> Result<()> {
 
 async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let loader = Loader::spawn(&ws.db_path, tx);
+    let loader = Loader::spawn(&ws.db_path, tx.clone());
+    let replays = Replays::new(ws, tx);
     let size = term.size()?;
     let keymap = Arc::new(Keymap::default_map());
     let area = Rect::new(0, 0, size.width, size.height);
     let mut state = State::new(ws, keymap, clock::now_ns(), area);
-    run_effects(&loader, update::start(&mut state));
+    run_effects(&loader, &replays, update::start(&mut state));
 
     let mut events = EventStream::new();
     let mut tick = interval(TICK);
@@ -77,29 +79,30 @@ async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
             () = sleep_until(next_frame), if dirty => None,
         };
         if let Some(a) = action {
-            dirty |= apply(&mut state, &loader, a);
+            dirty |= apply(&mut state, &loader, &replays, a);
         }
         // Drain loader replies already queued so a burst costs one frame. Terminal events
         // are not polled here: crossterm's stream would keep a no-op waker and stall; they
         // coalesce anyway, since a frame is drawn at most once per FRAME.
         while let Ok(a) = rx.try_recv() {
-            dirty |= apply(&mut state, &loader, a);
+            dirty |= apply(&mut state, &loader, &replays, a);
         }
     }
     Ok(())
 }
 
 /// Applies an action; true when the screen may have changed.
-fn apply(state: &mut State, loader: &Loader, action: Action) -> bool {
+fn apply(state: &mut State, loader: &Loader, replays: &Replays, action: Action) -> bool {
     let redraw = !matches!(action, Action::AutoRefresh);
-    run_effects(loader, update::update(state, action));
+    run_effects(loader, replays, update::update(state, action));
     redraw
 }
 
-fn run_effects(loader: &Loader, effects: Vec<Effect>) {
+fn run_effects(loader: &Loader, replays: &Replays, effects: Vec<Effect>) {
     for e in effects {
         match e {
             Effect::Load(req) => loader.submit(req),
+            Effect::Replay { trace_id, versions } => replays.spawn(trace_id, versions),
             Effect::Quit => {} // `state.quit` ends the loop
         }
     }

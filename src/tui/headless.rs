@@ -22,6 +22,7 @@ use crate::workspace::Workspace;
 pub struct Headless {
     pub state: State,
     conn: Connection,
+    ws: Workspace,
 }
 
 impl Headless {
@@ -30,7 +31,11 @@ impl Headless {
         let conn = store::open_reader(&ws.db_path)?;
         let keymap = Arc::new(Keymap::default_map());
         let state = State::new(ws, keymap, now_ns, Rect::new(0, 0, width, height));
-        let mut h = Self { state, conn };
+        let mut h = Self {
+            state,
+            conn,
+            ws: ws.clone(),
+        };
         let fx = update::start(&mut h.state);
         h.run(fx);
         Ok(h)
@@ -75,11 +80,23 @@ impl Headless {
     fn run(&mut self, effects: Vec<Effect>) {
         let mut queue: VecDeque<Effect> = effects.into();
         while let Some(effect) = queue.pop_front() {
-            if let Effect::Load(req) = effect {
-                let reply = data::execute(&self.conn, &req);
-                queue.extend(update::update(&mut self.state, Action::Loaded(reply)));
-            }
+            let reply = match effect {
+                Effect::Load(req) => Action::Loaded(data::execute(&self.conn, &req)),
+                Effect::Replay { trace_id, versions } => self.replay(trace_id, versions),
+                Effect::Quit => continue,
+            };
+            queue.extend(update::update(&mut self.state, reply));
         }
+    }
+
+    /// Runs a replay to completion (real HTTP, real cache) where the console would
+    /// spawn it.
+    fn replay(&self, trace_id: String, versions: Vec<String>) -> Action {
+        let result = crate::replay::Replayer::new(&self.ws, None).and_then(|r| {
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            r.replay_blocking(&runtime, &trace_id, &versions)
+        });
+        Action::Replayed { trace_id, result }
     }
 
     /// The screen as text, one quoted line per row (ratatui's `TestBackend` format).

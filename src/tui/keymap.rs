@@ -21,10 +21,12 @@ pub enum Mode {
     Drift,
     Help,
     Input,
+    Diff,
+    Picker,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 7] = [
+    pub const ALL: [Mode; 9] = [
         Mode::Global,
         Mode::Overview,
         Mode::Traces,
@@ -32,6 +34,8 @@ impl Mode {
         Mode::Drift,
         Mode::Help,
         Mode::Input,
+        Mode::Diff,
+        Mode::Picker,
     ];
 
     pub fn title(self) -> &'static str {
@@ -43,6 +47,8 @@ impl Mode {
             Mode::Drift => "Drift",
             Mode::Help => "Help",
             Mode::Input => "Filter and palette prompts",
+            Mode::Diff => "Diff",
+            Mode::Picker => "Version picker (replay)",
         }
     }
 }
@@ -148,6 +154,8 @@ struct File {
     drift: Vec<Entry>,
     help: Vec<Entry>,
     input: Vec<Entry>,
+    diff: Vec<Entry>,
+    picker: Vec<Entry>,
 }
 
 /// A resolved binding, in file order.
@@ -198,6 +206,8 @@ impl Keymap {
             (Mode::Drift, file.drift),
             (Mode::Help, file.help),
             (Mode::Input, file.input),
+            (Mode::Diff, file.diff),
+            (Mode::Picker, file.picker),
         ];
         for (mode, entries) in modes {
             for e in entries {

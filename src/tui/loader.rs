@@ -54,6 +54,7 @@ fn slot(req: &Request) -> usize {
         Request::Overview { .. } => 4,
         Request::Count { .. } => 5,
         Request::Drift { .. } => 6,
+        Request::Diff { .. } => 7,
     }
 }
 

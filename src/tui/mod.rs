@@ -17,6 +17,7 @@ pub mod layout;
 pub mod list;
 mod loader;
 pub mod palette;
+mod replays;
 pub mod signals;
 pub mod state;
 mod terminal;

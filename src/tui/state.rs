@@ -11,7 +11,6 @@ use super::keymap::{Keymap, Mode};
 use super::layout;
 use super::list::ListState;
 use super::palette::Prompt;
-use crate::config::Drift;
 use crate::drift::DriftReport;
 use crate::period::Period;
 use crate::store::query::{TraceDetail, VersionRow};
@@ -27,6 +26,31 @@ pub enum Overlay {
     },
     Filter(Prompt),
     Palette(Prompt),
+    /// `r`: which version to replay a trace on.
+    Versions(Picker),
+}
+
+/// A choice of versions for a replay.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Picker {
+    pub trace_id: String,
+    /// Version labels, oldest first.
+    pub choices: Vec<String>,
+    /// Which one the baseline is (the default choice).
+    pub baseline: usize,
+    pub choice: usize,
+}
+
+/// The Diff pane's state: the diff, the tab and one scroll offset for both columns.
+#[derive(Debug, Clone, Default)]
+pub struct DiffState {
+    pub data: Option<Arc<crate::replay::Diff>>,
+    /// A diff was asked for and has not arrived.
+    pub loading: bool,
+    pub tab: super::views::diff::DiffTab,
+    pub scroll: usize,
+    /// The current tab's rows at the current width (see `views::diff::layout`).
+    pub layout: Arc<super::views::diff::DiffLayout>,
 }
 
 /// The status line's message.
@@ -82,7 +106,11 @@ pub struct State {
     pub list: ListState,
     pub detail: Option<DetailState>,
     pub drift: DriftState,
-    pub drift_config: Drift,
+    pub diff: DiffState,
+    /// Replays started and not finished yet.
+    pub replays_running: usize,
+    /// Read by the loader for diffs (refusal and safety detection rules).
+    pub config: super::data::SharedConfig,
     pub status: Option<Status>,
     pub quit: bool,
 }
@@ -103,7 +131,9 @@ impl State {
             list: ListState::default(),
             detail: None,
             drift: DriftState::default(),
-            drift_config: ws.config.drift.clone(),
+            diff: DiffState::default(),
+            replays_running: 0,
+            config: super::data::SharedConfig(Arc::new(ws.config.clone())),
             status: None,
             quit: false,
         }
@@ -114,6 +144,8 @@ impl State {
         match (&self.overlay, self.pane, &self.detail) {
             (Overlay::Help { .. }, _, _) => vec![Mode::Help],
             (Overlay::Filter(_) | Overlay::Palette(_), _, _) => vec![Mode::Input],
+            (Overlay::Versions(_), _, _) => vec![Mode::Picker],
+            (Overlay::None, Pane::Diff, _) => vec![Mode::Diff, Mode::Global],
             (Overlay::None, Pane::Traces, Some(_)) => vec![Mode::Detail, Mode::Global],
             (Overlay::None, Pane::Traces, None) => vec![Mode::Traces, Mode::Global],
             (Overlay::None, Pane::Overview, _) => vec![Mode::Overview, Mode::Global],

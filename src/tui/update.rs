@@ -47,6 +47,7 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Resize { width, height } => {
             s.size = ratatui::layout::Rect::new(0, 0, width, height);
+            replay::relayout(s);
             move_list(s, Move::By(0))
         }
         Action::AutoRefresh => auto_refresh(s),
@@ -81,6 +82,13 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         Action::DriftWindow => drift::cycle_window(s),
         Action::DriftCandidate => drift::cycle_version(s, false),
         Action::DriftBaseline => drift::cycle_version(s, true),
+        Action::PickReplay => replay::pick(s),
+        Action::Replay { trace_id, versions } => replay::start(s, trace_id, versions),
+        Action::Replayed { trace_id, result } => replay::finished(s, &trace_id, result),
+        Action::DiffLatest => replay::diff_latest(s),
+        Action::DiffNext => replay::jump(s, true),
+        Action::DiffPrev => replay::jump(s, false),
+        Action::DiffTab(step) => replay::tab(s, step),
     }
 }
 
@@ -196,9 +204,17 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
             Vec::new()
         }
         Loaded::Drift(report) => drift::loaded(s, report),
+        Loaded::Diff(d) => replay::loaded_diff(s, d),
         Loaded::Failed { what, error } => {
             if what == "traces" {
                 s.list.pending = None;
+            }
+            if what == "diff" {
+                s.diff.loading = false;
+                // Nothing to compare (no replay yet): stay where the trace is.
+                if s.diff.data.is_none() {
+                    s.pane = Pane::Traces;
+                }
             }
             s.error(Some(what), format!("{what}: {error}"));
             Vec::new()
@@ -235,6 +251,15 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
             Vec::new()
         }
         (Overlay::Filter(_), _) => Vec::new(),
+        (Overlay::Versions(p), _) => {
+            p.choice = moved(p.choice, m, 5, p.choices.len());
+            Vec::new()
+        }
+        (Overlay::None, Pane::Diff) => {
+            let rows = s.diff.layout.rows.len();
+            s.diff.scroll = moved(s.diff.scroll, m, replay::page(s), rows);
+            Vec::new()
+        }
         (Overlay::None, Pane::Overview) => {
             let n = s.overview.data.as_ref().map_or(0, |d| d.active().len());
             s.overview.selected = moved(s.overview.selected, m, 5, n);
@@ -307,6 +332,7 @@ fn open_selection(s: &mut State) -> Vec<Effect> {
             Some(filter) => apply_filter(s, &filter),
             None => Vec::new(),
         },
+        Pane::Diff => Vec::new(),
         Pane::Traces => {
             let Some(row) = s.list.selected_row() else {
                 return Vec::new();
@@ -383,6 +409,9 @@ fn apply_filter(s: &mut State, text: &str) -> Vec<Effect> {
 
 /// Keys typed into the `/` and `:` prompts.
 fn prompt(s: &mut State, action: Action) -> Vec<Effect> {
+    if let Overlay::Versions(_) = s.overlay {
+        return replay::picker(s, action);
+    }
     let (Overlay::Filter(p) | Overlay::Palette(p)) = &mut s.overlay else {
         return Vec::new();
     };
@@ -466,6 +495,6 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
 }
 
 mod drift;
-
+mod replay;
 #[cfg(test)]
 mod tests;

@@ -23,7 +23,7 @@ const HIDDEN_REFRESH_EVERY: u32 = 5;
 pub fn request(s: &mut State) -> Effect {
     s.drift.since_refresh = 0;
     Effect::Load(Request::Drift {
-        config: Box::new(s.drift_config.clone()),
+        config: Box::new(s.config.0.drift.clone()),
         request: DriftRequest {
             candidate: s.drift.candidate.clone(),
             baseline: s.drift.baseline.clone(),
@@ -49,7 +49,7 @@ pub fn loaded(s: &mut State, report: DriftBox) -> Vec<Effect> {
 }
 
 pub fn cycle_window(s: &mut State) -> Vec<Effect> {
-    let current = s.drift.window.unwrap_or(s.drift_config.window);
+    let current = s.drift.window.unwrap_or(s.config.0.drift.window);
     let next = WINDOWS
         .iter()
         .position(|w| *w > current)

@@ -95,7 +95,7 @@ fn loads(fx: &[Effect]) -> Vec<&Request> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::Load(r) => Some(r),
-            Effect::Quit => None,
+            _ => None,
         })
         .collect()
 }
@@ -293,6 +293,8 @@ fn tab_cycles_panes_and_numbers_jump() {
     let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Drift);
     let _ = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Diff);
+    let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Overview);
     let _ = update(&mut s, Action::ShowPane(Pane::Traces));
     assert_eq!(s.pane, Pane::Traces);
@@ -430,4 +432,151 @@ fn help_scroll_is_bounded() {
     assert!(scroll < views::help::line_count(&s.keymap, false));
     let _ = update(&mut s, Action::ToggleHelp);
     assert_eq!(s.overlay, Overlay::None);
+}
+
+/// A list whose first trace is a v3 trace, with versions v1..v3 known.
+fn with_versions() -> State {
+    let mut s = with_list(5);
+    s.overview.data = Some(OverviewData {
+        versions: vec![version(1, "v1"), version(2, "v2"), version(3, "v3")],
+        ..Default::default()
+    });
+    s.list.store(
+        0,
+        rows(5)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut r)| {
+                if i == 0 {
+                    r.version = "v3".into();
+                }
+                r
+            })
+            .collect(),
+    );
+    s
+}
+
+#[test]
+fn r_picks_the_previous_version_and_enter_starts_a_replay_off_the_ui() {
+    let mut s = with_versions();
+    assert!(update(&mut s, Action::PickReplay).is_empty());
+    let Overlay::Versions(p) = &s.overlay else {
+        panic!("picker open")
+    };
+    assert_eq!((p.choices.len(), p.choice), (3, 1), "v2 is v3's baseline");
+    let fx = update(&mut s, Action::Submit);
+    assert_eq!(
+        fx,
+        [Effect::Replay {
+            trace_id: format!("{:032x}", 0),
+            versions: vec!["v2".into()]
+        }]
+    );
+    assert_eq!(s.overlay, Overlay::None);
+    assert_eq!(s.replays_running, 1);
+    assert!(s.status.as_ref().unwrap().text.contains("replaying"));
+}
+
+#[test]
+fn readonly_refuses_replay() {
+    let mut s = with_versions();
+    s.readonly = true;
+    assert!(update(&mut s, Action::PickReplay).is_empty());
+    assert_eq!(s.overlay, Overlay::None);
+    assert!(s.status.as_ref().unwrap().text.contains("readonly"));
+}
+
+#[test]
+fn a_finished_replay_opens_its_diff_and_a_failed_one_says_why() {
+    let mut s = with_versions();
+    let id = format!("{:032x}", 0);
+    let outcome = |error: Option<&str>| crate::replay::Outcome {
+        replay: "r:7".into(),
+        trace_id: id.clone(),
+        version: "v2".into(),
+        target: "demo".into(),
+        attempts: 1,
+        latency_ms: Some(10.0),
+        tokens_in: None,
+        tokens_out: None,
+        cost_usd: None,
+        output: None,
+        error: error.map(Into::into),
+    };
+    s.replays_running = 1;
+    let fx = update(
+        &mut s,
+        Action::Replayed {
+            trace_id: id.clone(),
+            result: Ok(vec![outcome(None)]),
+        },
+    );
+    assert_eq!(s.pane, Pane::Diff);
+    assert!(s.diff.loading);
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::Diff {
+            a: crate::replay::ExecRef::Trace(_),
+            b: crate::replay::ExecRef::Replay(7),
+            ..
+        }]
+    ));
+    s.pane = Pane::Traces;
+    let fx = update(
+        &mut s,
+        Action::Replayed {
+            trace_id: id.clone(),
+            result: Ok(vec![outcome(Some("HTTP 503: down"))]),
+        },
+    );
+    assert!(fx.is_empty());
+    let st = s.status.as_ref().unwrap();
+    assert!(
+        st.error && st.text.contains("HTTP 503: down"),
+        "{}",
+        st.text
+    );
+    assert_eq!(s.replays_running, 0);
+}
+
+#[test]
+fn n_and_shift_n_jump_between_changes_and_tabs_reset_the_scroll() {
+    let mut s = state();
+    s.pane = Pane::Diff;
+    let mut d = crate::replay::diff::tests_support::empty();
+    d.output = crate::replay::diff::text_diff("a\nb\nc\nd\ne\nf\n", "a\nB\nc\nd\nE\nf\n");
+    let _ = update(
+        &mut s,
+        Action::Loaded(Loaded::Diff(crate::tui::data::DiffBox(Arc::new(d)))),
+    );
+    assert_eq!(s.diff.layout.changes, [1, 4]);
+    let _ = update(&mut s, Action::DiffNext);
+    assert_eq!(s.diff.scroll, 1);
+    let _ = update(&mut s, Action::DiffNext);
+    assert_eq!(s.diff.scroll, 4);
+    let _ = update(&mut s, Action::DiffPrev);
+    assert_eq!(s.diff.scroll, 1);
+    let _ = update(&mut s, Action::DiffTab(1));
+    assert_eq!(
+        (s.diff.tab, s.diff.scroll),
+        (crate::tui::views::diff::DiffTab::Spans, 0)
+    );
+}
+
+#[test]
+fn d_without_a_replay_says_so_and_stays_on_the_trace() {
+    let mut s = with_versions();
+    let fx = update(&mut s, Action::DiffLatest);
+    assert!(matches!(loads(&fx)[..], [Request::Diff { .. }]));
+    assert_eq!(s.pane, Pane::Diff);
+    let _ = update(
+        &mut s,
+        Action::Loaded(Loaded::Failed {
+            what: "diff",
+            error: "trace 0 has no replay yet".into(),
+        }),
+    );
+    assert_eq!(s.pane, Pane::Traces);
+    assert!(s.status.as_ref().unwrap().text.contains("no replay yet"));
 }

@@ -2,6 +2,7 @@
 //! The screen's regions come from [`super::layout`], which sketches them.
 
 pub mod detail;
+pub mod diff;
 pub mod drift;
 pub mod help;
 pub mod overview;
@@ -30,6 +31,7 @@ pub fn draw(s: &State, f: &mut Frame) {
         (Pane::Traces, None) => traces::draw(s, f, areas.body),
         (Pane::Traces, Some(d)) => detail::draw(d, f, areas.body),
         (Pane::Drift, _) => drift::draw(s, f, areas.body),
+        (Pane::Diff, _) => diff::draw(s, f, areas.body),
     }
     status(s, f, areas.status);
     footer(s, f, areas.footer);
@@ -40,6 +42,7 @@ fn overlays(s: &State, f: &mut Frame, areas: Areas) {
     match &s.overlay {
         Overlay::Help { scroll } => help::draw(s, *scroll, f, areas.body),
         Overlay::Palette(p) => palette::draw(s, p, f, areas.body),
+        Overlay::Versions(p) => diff::picker(p, f, areas.body),
         Overlay::Filter(_) | Overlay::None => {}
     }
 }
