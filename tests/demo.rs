@@ -96,8 +96,9 @@ fn serve_runs_the_workflow_server_and_the_live_feed() {
         .expect("server address in the demo config")
         .to_string();
 
+    // Reopening takes the workspace's recorded size: no --traces needed.
     let mut child = Process::new(env!("CARGO_BIN_EXE_relops"))
-        .args(["demo", "--serve", "--traces", "300", "--dir"])
+        .args(["demo", "--serve", "--dir"])
         .arg(dir.path())
         .env("RELOPS_NOW", NOW)
         .stderr(Stdio::piped())

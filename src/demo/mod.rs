@@ -39,13 +39,17 @@ pub struct DemoArgs {
     /// Run the workflow server and the live feed until interrupted, without the console.
     #[arg(long)]
     pub serve: bool,
-    /// Seed of the generated traffic.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Traces in the generated week (1000000 makes the benchmark's scale set).
-    #[arg(long, default_value_t = 50_000)]
-    pub traces: u64,
+    /// Seed of the generated traffic (default 42, or what the workspace was built with).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Traces in the generated week (default 50000, or what the workspace was built
+    /// with; 1000000 makes the benchmark's scale set).
+    #[arg(long)]
+    pub traces: Option<u64>,
 }
+
+const DEFAULT_SEED: u64 = 42;
+const DEFAULT_TRACES: u64 = 50_000;
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -230,10 +234,19 @@ cost_usd = "/cost_usd"
 
 /// `relops demo`.
 pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
+    let dir = args.dir.clone().unwrap_or_else(|| data_dir().join("demo"));
+    // Reopening a workspace takes its recorded size unless told otherwise.
+    let recorded = existing_demo(&dir.join(CONFIG_FILE))?;
     let opts = DemoOptions {
-        dir: args.dir.clone().unwrap_or_else(|| data_dir().join("demo")),
-        seed: args.seed,
-        traces: args.traces,
+        seed: args
+            .seed
+            .or(recorded.as_ref().map(|d| d.seed))
+            .unwrap_or(DEFAULT_SEED),
+        traces: args
+            .traces
+            .or(recorded.as_ref().map(|d| d.traces))
+            .unwrap_or(DEFAULT_TRACES),
+        dir,
         now: crate::clock::now(),
     };
     eprintln!("relops demo: preparing {} ...", opts.dir.display());
@@ -255,7 +268,7 @@ pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
             None
         }
     };
-    let feed = LiveFeed::start(&ws, args.seed)?;
+    let feed = LiveFeed::start(&ws, opts.seed)?;
     let outcome = if args.serve {
         eprintln!(
             "relops demo: workflow server on http://{} and live feed running; Ctrl-C stops",
