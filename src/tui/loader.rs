@@ -58,7 +58,8 @@ fn slot(req: &Request) -> usize {
     }
 }
 
-const SLOTS: usize = 7;
+/// One more than the highest slot; the test below keeps the two in step.
+const SLOTS: usize = 8;
 
 #[derive(Default)]
 struct Queue {
@@ -177,5 +178,60 @@ mod tests {
         assert!(matches!(lane.shared.next(), Some(Request::Overview { .. })));
         lane.close();
         assert_eq!(lane.shared.next(), None);
+    }
+
+    #[test]
+    fn every_kind_of_request_has_a_slot_of_its_own() {
+        use crate::replay::ExecRef;
+        use crate::store::query::TraceFilter;
+        let config = data::SharedConfig(Arc::new(crate::config::Config::default()));
+        let filter = TraceFilter::default();
+        let requests = [
+            Request::Detail {
+                trace_id: "t".into(),
+            },
+            Request::Rebase {
+                generation: 0,
+                filter: filter.clone(),
+            },
+            Request::Page {
+                generation: 0,
+                filter: filter.clone(),
+                max_pk: 0,
+                page: 0,
+                seek: data::Seek::Offset(0),
+            },
+            Request::Head {
+                generation: 0,
+                filter: filter.clone(),
+                max_pk: 0,
+            },
+            Request::Overview {
+                window_ns: 1,
+                buckets: 1,
+            },
+            Request::Count {
+                generation: 0,
+                filter,
+                max_pk: 0,
+            },
+            Request::Drift {
+                config: Box::default(),
+                request: Default::default(),
+            },
+            Request::Diff {
+                a: ExecRef::Replay(1),
+                b: ExecRef::Replay(2),
+                config,
+            },
+        ];
+        let mut slots: Vec<usize> = requests.iter().map(slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        assert_eq!(slots.len(), requests.len(), "two kinds share a slot");
+        assert!(
+            slots.iter().all(|s| *s < SLOTS),
+            "a slot past SLOTS: {slots:?}"
+        );
     }
 }
