@@ -2,11 +2,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{NOW, demo, json, relops};
+use common::{demo, json, relops};
 use predicates::str::contains;
 
 #[test]
@@ -74,43 +72,11 @@ fn v3_refuses_more_and_its_refund_tool_fails_more() {
     assert!(rate("v3", "--errors") > 2.0 * rate("v2", "--errors"));
 }
 
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn serve_runs_the_workflow_server_and_the_live_feed() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo(dir.path(), 300);
-    let text = std::fs::read_to_string(&config).unwrap();
-    let addr = text
-        .lines()
-        .find_map(|l| l.strip_prefix("server = \""))
-        .and_then(|l| l.strip_suffix('"'))
-        .expect("server address in the demo config")
-        .to_string();
-
-    // Reopening takes the workspace's recorded size: no --traces needed.
-    let mut child = Process::new(env!("CARGO_BIN_EXE_relops"))
-        .args(["demo", "--serve", "--dir"])
-        .arg(dir.path())
-        .env("RELOPS_NOW", NOW)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let _running = Running(child);
-    let mut lines = BufReader::new(stderr).lines();
-    assert!(
-        lines.any(|l| l.unwrap().contains("Ctrl-C stops")),
-        "server announced itself"
-    );
+    let (_serving, addr) = common::serve_demo(dir.path());
 
     let client = reqwest::blocking::Client::new();
     let ask = |version: &str, input: &str| -> serde_json::Value {

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -15,7 +13,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use common::{NOW, demo, json, relops};
+use common::{demo, json, relops};
 use predicates::str::contains;
 use serde_json::{Value, json};
 
@@ -262,36 +260,12 @@ fn usage_errors_exit_2() {
         .stderr(contains("no replay r:999999"));
 }
 
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The acceptance flow: a v3 refusal replayed on v2 and v3 through the demo server.
 #[test]
 fn demo_refusal_replayed_on_v2_and_v3_diffs_refusal_against_answer() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo(dir.path(), 3000);
-    let mut child = Process::new(env!("CARGO_BIN_EXE_relops"))
-        .args(["demo", "--serve", "--traces", "3000", "--dir"])
-        .arg(dir.path())
-        .env("RELOPS_NOW", NOW)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let _running = Running(child);
-    assert!(
-        BufReader::new(stderr)
-            .lines()
-            .any(|l| l.unwrap().contains("Ctrl-C stops")),
-        "server announced itself"
-    );
+    let (_serving, _addr) = common::serve_demo(dir.path());
 
     // A refund request that v3's prompt refuses.
     let refusals = json(relops(&config).args([

@@ -182,8 +182,8 @@ impl Replayer {
         for r in &ran {
             let mut rec = r.record.clone();
             if let Some(f) = &r.plan.fingerprint {
-                rec.version_pk =
-                    replays::ensure_version(conn, f, now).map_err(|e| e.to_string())?;
+                rec.version_pk = crate::store::versions::ensure_version(conn, f, now)
+                    .map_err(|e| e.to_string())?;
             }
             records.push(rec);
         }

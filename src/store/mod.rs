@@ -6,6 +6,7 @@
 mod migrations;
 pub mod query;
 pub mod replays;
+pub mod versions;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -168,31 +168,9 @@ pub fn trace_input(conn: &Connection, trace_pk: i64) -> rusqlite::Result<Option<
         .map(Option::flatten)
 }
 
-/// The `versions` row of a fingerprint, created if new: a replay can run on a version
-/// that has no traffic yet (an openai-chat version defined only in the config).
-pub fn ensure_version(conn: &Connection, f: &Fingerprint, now_ns: i64) -> rusqlite::Result<i64> {
-    let id = f.id();
-    conn.prepare_cached(
-        "INSERT INTO versions (fingerprint, label, prompt_hash, config_hash, model,
-                               index_version, tools, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (fingerprint) DO NOTHING",
-    )?
-    .execute(params![
-        id,
-        f.display_label(),
-        f.prompt_hash,
-        f.config_hash,
-        f.model,
-        f.index_version,
-        serde_json::to_string(&f.tools).expect("tools serialise"),
-        now_ns
-    ])?;
-    conn.prepare_cached("SELECT id FROM versions WHERE fingerprint = ?1")?
-        .query_row([&id], |r| r.get(0))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::versions::ensure_version;
     use super::*;
 
     #[test]

@@ -120,7 +120,8 @@ fn ingest_trace(
     let rollup =
         TraceRollup::from_spans(spans.iter().map(|s| &s.facts)).expect("a group has spans");
     let version_id = ensure_version(tx, cache, &rollup.version, now)?;
-    if let Some(trace_pk) = insert_trace(tx, source, trace_id, version_id, &rollup, now)? {
+    let key = (source, trace_id);
+    if let Some(trace_pk) = write_trace(tx, key, version_id, &rollup, now, OnConflict::Keep)? {
         for s in spans {
             insert_span(tx, cache, trace_pk, s)?;
         }
@@ -152,7 +153,7 @@ fn ingest_trace(
         let facts = load_facts(tx, trace_pk)?;
         let rollup = TraceRollup::from_spans(&facts).expect("trace has spans");
         let version_id = ensure_version(tx, cache, &rollup.version, now)?;
-        update_trace(tx, trace_pk, version_id, &rollup)?;
+        write_trace(tx, key, version_id, &rollup, now, OnConflict::Update)?;
     }
     Ok(counts)
 }
@@ -166,25 +167,7 @@ fn ensure_version(
     if let Some(rowid) = cache.versions.get(f) {
         return Ok(*rowid);
     }
-    let id = f.id();
-    tx.prepare_cached(
-        "INSERT INTO versions (fingerprint, label, prompt_hash, config_hash, model,
-                               index_version, tools, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (fingerprint) DO NOTHING",
-    )?
-    .execute(params![
-        id,
-        f.display_label(),
-        f.prompt_hash,
-        f.config_hash,
-        f.model,
-        f.index_version,
-        serde_json::to_string(&f.tools).expect("tools serialise"),
-        now
-    ])?;
-    let rowid: i64 = tx
-        .prepare_cached("SELECT id FROM versions WHERE fingerprint = ?1")?
-        .query_row([&id], |r| r.get(0))?;
+    let rowid = super::versions::ensure_version(tx, f, now)?;
     cache.versions.insert(f.clone(), rowid);
     Ok(rowid)
 }
@@ -237,92 +220,78 @@ fn ensure_resource(
     Ok(Some(id))
 }
 
-fn insert_trace(
+/// What happens when the trace is already cached.
+#[derive(Clone, Copy)]
+enum OnConflict {
+    /// Leave it: the caller goes on to merge spans.
+    Keep,
+    /// Replace its rollup with this one (after late spans arrived).
+    Update,
+}
+
+/// Writes a trace's rollup; the row id when a row was written.
+fn write_trace(
     tx: &Transaction,
-    source: &str,
-    trace_id: &str,
+    (source, trace_id): (&str, &str),
     version_id: i64,
     r: &TraceRollup,
     now: i64,
+    on_conflict: OnConflict,
 ) -> rusqlite::Result<Option<i64>> {
-    tx.prepare_cached(
-        "INSERT INTO traces (source, trace_id, version_id, name, start_ns, end_ns, duration_ms,
-            error, refusal, safety_events, tool_calls, tool_errors, retrievals, retrieval_empty,
-            retrieval_top_score, tokens_in, tokens_out, cost_usd, input, output, output_chars,
-            span_count, imported_at)
+    const INSERT: &str = "INSERT INTO traces (source, trace_id, version_id, name, start_ns,
+            end_ns, duration_ms, error, refusal, safety_events, tool_calls, tool_errors,
+            retrievals, retrieval_empty, retrieval_top_score, tokens_in, tokens_out, cost_usd,
+            input, output, output_chars, span_count, imported_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22, ?23)
-         ON CONFLICT (trace_id, source) DO NOTHING RETURNING id",
-    )?
-    .query_row(
-        params![
-            source,
-            trace_id,
-            version_id,
-            r.name,
-            r.start_ns,
-            r.end_ns,
-            r.duration_ms(),
-            r.error,
-            r.refusal,
-            r.safety_events,
-            r.tool_calls,
-            r.tool_errors,
-            r.retrievals,
-            r.retrieval_empty,
-            r.retrieval_top_score,
-            r.tokens_in,
-            r.tokens_out,
-            r.cost_usd,
-            r.input,
-            r.output,
-            output_chars(r),
-            r.span_count,
-            now
-        ],
-        |row| row.get(0),
-    )
-    .optional()
-}
-
-fn update_trace(
-    tx: &Transaction,
-    trace_pk: i64,
-    version_id: i64,
-    r: &TraceRollup,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE traces SET version_id = ?2, name = ?3, start_ns = ?4, end_ns = ?5,
-            duration_ms = ?6, error = ?7, refusal = ?8, safety_events = ?9, tool_calls = ?10,
-            tool_errors = ?11, retrievals = ?12, retrieval_empty = ?13,
-            retrieval_top_score = ?14, tokens_in = ?15, tokens_out = ?16, cost_usd = ?17,
-            input = ?18, output = ?19, output_chars = ?20, span_count = ?21
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        trace_pk,
-        version_id,
-        r.name,
-        r.start_ns,
-        r.end_ns,
-        r.duration_ms(),
-        r.error,
-        r.refusal,
-        r.safety_events,
-        r.tool_calls,
-        r.tool_errors,
-        r.retrievals,
-        r.retrieval_empty,
-        r.retrieval_top_score,
-        r.tokens_in,
-        r.tokens_out,
-        r.cost_usd,
-        r.input,
-        r.output,
-        output_chars(r),
-        r.span_count
-    ])?;
-    Ok(())
+                 ?18, ?19, ?20, ?21, ?22, ?23)";
+    let clause = match on_conflict {
+        OnConflict::Keep => " ON CONFLICT (trace_id, source) DO NOTHING RETURNING id",
+        // Every column but the keys and the first import time.
+        OnConflict::Update => {
+            " ON CONFLICT (trace_id, source) DO UPDATE SET version_id = excluded.version_id,
+              name = excluded.name, start_ns = excluded.start_ns, end_ns = excluded.end_ns,
+              duration_ms = excluded.duration_ms, error = excluded.error,
+              refusal = excluded.refusal, safety_events = excluded.safety_events,
+              tool_calls = excluded.tool_calls, tool_errors = excluded.tool_errors,
+              retrievals = excluded.retrievals, retrieval_empty = excluded.retrieval_empty,
+              retrieval_top_score = excluded.retrieval_top_score,
+              tokens_in = excluded.tokens_in, tokens_out = excluded.tokens_out,
+              cost_usd = excluded.cost_usd, input = excluded.input, output = excluded.output,
+              output_chars = excluded.output_chars, span_count = excluded.span_count
+             RETURNING id"
+        }
+    };
+    // Constant fragments only: every value is bound.
+    tx.prepare_cached(&format!("{INSERT}{clause}"))?
+        .query_row(
+            params![
+                source,
+                trace_id,
+                version_id,
+                r.name,
+                r.start_ns,
+                r.end_ns,
+                r.duration_ms(),
+                r.error,
+                r.refusal,
+                r.safety_events,
+                r.tool_calls,
+                r.tool_errors,
+                r.retrievals,
+                r.retrieval_empty,
+                r.retrieval_top_score,
+                r.tokens_in,
+                r.tokens_out,
+                r.cost_usd,
+                r.input,
+                r.output,
+                output_chars(r),
+                r.span_count,
+                now
+            ],
+            |row| row.get(0),
+        )
+        .optional()
 }
 
 fn output_chars(r: &TraceRollup) -> i64 {

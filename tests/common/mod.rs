@@ -55,3 +55,42 @@ pub fn demo(dir: &Path, traces: u64) -> PathBuf {
         .success();
     dir.join("relops.toml")
 }
+
+/// A `relops demo --serve` process, killed when dropped however the test ends.
+pub struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the demo's workflow server and live feed on a built demo workspace, and
+/// waits until it says it is serving. Returns the process and the server's address.
+pub fn serve_demo(dir: &Path) -> (Serving, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let text = std::fs::read_to_string(dir.join("relops.toml")).expect("demo config");
+    let addr = text
+        .lines()
+        .find_map(|l| l.strip_prefix("server = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("server address in the demo config")
+        .to_string();
+    // Reopening takes the workspace's recorded size: no --traces needed.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relops"))
+        .args(["demo", "--serve", "--dir"])
+        .arg(dir)
+        .env("RELOPS_NOW", NOW)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("relops demo --serve starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let serving = Serving(child);
+    let announced = BufReader::new(stderr)
+        .lines()
+        .any(|l| l.map(|l| l.contains("Ctrl-C stops")).unwrap_or(false));
+    assert!(announced, "relops demo --serve never said it was serving");
+    (serving, addr)
+}
