@@ -46,7 +46,8 @@ pub fn bucketed(signal: &Signal) -> Option<Bucketed> {
         "tool_error_rate" => ("rate", |b| ratio(&b.tool_errors, &b.tool_calls)),
         "safety_event_rate" => ("rate", |b| ratio(&b.safety, &b.requests)),
         "retrieval_empty_rate" => ("rate", |b| ratio(&b.retrieval_empty, &b.retrievals)),
-        "latency_p50" | "latency_p95" | "latency_p99" => ("p95 ms", |b| {
+        // Buckets hold the p95 only; p50 and p99 have no per-bucket form to compare.
+        "latency_p95" => ("p95 ms", |b| {
             b.p95_ms
                 .iter()
                 .map(|v| v.is_finite().then_some(*v))
