@@ -26,6 +26,24 @@ pub struct Config {
     pub demo: Option<Demo>,
     /// Where `relops replay` sends a trace's input (see [`crate::replay`]).
     pub replay: Replay,
+    /// The regression suite: case files (see [`crate::cases`]).
+    pub suite: Suite,
+}
+
+/// The regression suite: one JSON file per case, reviewed like code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Suite {
+    /// The directory holding the case files, relative to the config's directory.
+    pub dir: PathBuf,
+}
+
+impl Default for Suite {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("evals/cases"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
