@@ -29,7 +29,7 @@ pub enum Overlay {
     /// `r`: which version to replay a trace on.
     Versions(Picker),
     /// `R`: a regression case drafted from a trace, to edit and save.
-    CaseForm(CaseForm),
+    CaseForm(Box<CaseForm>),
 }
 
 /// The `R` form: the drafted case, which suggested assertions to keep, and the focus.

@@ -35,7 +35,7 @@ pub(super) fn suggested(
     match result {
         Ok(mut draft) => {
             draft.case.must_pass = true;
-            s.overlay = Overlay::CaseForm(CaseForm::new(*draft));
+            s.overlay = Overlay::CaseForm(Box::new(CaseForm::new(*draft)));
             s.info("edit the title, space keeps or drops a line, Enter saves, Esc discards");
         }
         Err(e) => s.error(Some("case"), format!("case from {}: {e}", short(trace_id))),

@@ -25,7 +25,7 @@ use crate::cases;
 
 pub fn draw(form: &CaseForm, f: &mut Frame, body: Rect) {
     let n = form.keep.len();
-    let h = (n as u16 + 9).min(body.height);
+    let h = (n as u16 + 8).min(body.height);
     let w = body.width.saturating_sub(4).min(100);
     let area = layout::centered(body, w, h);
     let text_w = usize::from(w.saturating_sub(4));
