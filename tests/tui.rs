@@ -278,6 +278,21 @@ fn replaying_a_refusal_opens_the_diff_pane() {
     h.press("d");
     assert_eq!(h.state.pane, Pane::Diff);
     assert!(h.state.diff.data.as_ref().unwrap().b.id.starts_with("r:"));
+
+    // `R` in the Diff pane drafts a case from the diffed trace, with the good v2 answer
+    // as its reference.
+    h.press("R");
+    let relops::tui::state::Overlay::CaseForm(f) = &h.state.overlay else {
+        panic!("R in the Diff pane opens the case form");
+    };
+    let kinds: Vec<&str> = f.draft.case.assertions.iter().map(|a| a.kind()).collect();
+    assert_eq!(kinds, ["not_refusal", "similar_to_reference"]);
+    assert!(f.draft.case.reference.is_some());
+    assert_eq!(
+        f.draft.case.source.as_ref().unwrap().trace_id,
+        h.state.diff.data.as_ref().unwrap().a.trace_id
+    );
+    h.press("esc");
 }
 
 #[test]

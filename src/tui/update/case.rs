@@ -3,7 +3,7 @@
 //! operator edit the title, drop suggestions and set must-pass; `Enter` asks the driver
 //! to write the file, and the status line shows where it went.
 
-use super::super::action::{Action, Effect};
+use super::super::action::{Action, Effect, Pane};
 use super::super::state::{CaseForm, Overlay, State};
 use super::replay::selected;
 use crate::cases::suggest::Draft;
@@ -12,10 +12,16 @@ fn short(trace_id: &str) -> String {
     format!("{}…", &trace_id[..trace_id.len().min(8)])
 }
 
-/// `R` on a trace (list or detail).
+/// `R` on a trace (list or detail), or in the Diff pane on the trace both sides ran.
 pub(super) fn new(s: &mut State) -> Vec<Effect> {
-    let Some((trace_id, _)) = selected(s) else {
-        s.error(None, "case: select a trace in the Traces pane first");
+    let in_diff = (s.pane == Pane::Diff)
+        .then(|| s.diff.data.as_ref().map(|d| d.a.trace_id.clone()))
+        .flatten();
+    let Some(trace_id) = in_diff.or_else(|| selected(s).map(|(id, _)| id)) else {
+        s.error(
+            None,
+            "case: select a trace in the Traces pane (or open a diff) first",
+        );
         return Vec::new();
     };
     s.info(format!("drafting a case from {}…", short(&trace_id)));
