@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod drift;
+pub mod gate;
 pub mod incident;
 pub mod ingest;
 pub mod model;
