@@ -338,6 +338,24 @@ fn from_trace_suggests_from_what_went_wrong() {
         .clone();
     let v2: Value = serde_json::from_slice(&v2).unwrap();
     assert_eq!(v2["pass"], true, "{v2}");
+    // Live, through the demo server: the gate's inner loop on one case.
+    relops(&config)
+        .args(["case", "eval", id, "--on", "v2"])
+        .assert()
+        .success()
+        .stdout(contains("on live:demo (v2)"))
+        .stdout(contains("PASS not_refusal"));
+    relops(&config)
+        .args(["case", "eval", id, "--on", "v3"])
+        .assert()
+        .code(1)
+        .stdout(contains("FAIL not_refusal"));
+    relops(&config)
+        .args(["--readonly", "case", "eval", id, "--on", "v2"])
+        .assert()
+        .code(2)
+        .stderr(contains("readonly"));
+    relops(&config).args(["case", "eval", id]).assert().code(2);
 
     // A v3 refund whose tool failed: no tool errors, and the tool must still be called.
     let db = rusqlite::Connection::open(dir.path().join("relops.db")).unwrap();

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod assertion;
+pub mod live;
 pub mod suggest;
 
 use std::path::{Path, PathBuf};

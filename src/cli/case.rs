@@ -4,8 +4,8 @@ use clap::{Args, Subcommand};
 use color_eyre::eyre::{Result, eyre};
 use serde::Serialize;
 
-use crate::cases::{self, Observed, Suite, Verdict, suggest};
-use crate::replay::{ExecRef, execution};
+use crate::cases::{self, Observed, Suite, suggest};
+use crate::replay::{ExecRef, Replayer, execution};
 use crate::store;
 use crate::tui::widgets::clip;
 use crate::workspace::Workspace;
@@ -19,15 +19,26 @@ pub enum CaseCommand {
     },
     /// Make a case from a trace, with assertions suggested from what went wrong.
     FromTrace(FromTraceArgs),
-    /// Check a case's assertions against one execution (exit 1 if any fails).
-    Eval {
-        /// The case: its id in the suite, or a case file.
-        case: String,
-        /// The execution: a trace id or `r:<replay id>`.
-        exec: ExecRef,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Check a case's assertions against a stored execution, or run its input live on a
+    /// version with `--on` (exit 1 if an assertion fails, 2 if it could not run).
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The case: its id in the suite, or a case file.
+    pub case: String,
+    /// A stored execution: a trace id or `r:<replay id>`.
+    #[arg(required_unless_present = "on", conflicts_with = "on")]
+    pub exec: Option<ExecRef>,
+    /// Run the case's input on this version through the replay target (nothing stored).
+    #[arg(long, value_name = "V")]
+    pub on: Option<String>,
+    /// The replay target for `--on` (default: `replay.default_target`, else the only one).
+    #[arg(long, requires = "on")]
+    pub target: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -52,11 +63,12 @@ pub fn run(ws: &Workspace, cmd: &CaseCommand) -> Result<u8> {
     match cmd {
         CaseCommand::List { json } => list(ws, *json),
         CaseCommand::FromTrace(args) => from_trace(ws, args).map(|()| 0),
-        CaseCommand::Eval { case, exec, json } => eval(ws, case, exec, *json),
+        CaseCommand::Eval(args) => eval(ws, args),
     }
 }
 
-fn eval(ws: &Workspace, spec: &str, exec: &ExecRef, json: bool) -> Result<u8> {
+fn eval(ws: &Workspace, args: &EvalArgs) -> Result<u8> {
+    let spec = args.case.as_str();
     let path = std::path::Path::new(spec);
     let case = if spec.ends_with(".json") && path.is_file() {
         cases::read_case(path).map_err(|e| eyre!("{e}"))?
@@ -82,25 +94,44 @@ fn eval(ws: &Workspace, spec: &str, exec: &ExecRef, json: bool) -> Result<u8> {
             }
         }
     };
-    let conn = store::open_reader(&ws.db_path)?;
-    let e = execution::load(&conn, &ws.config, exec).map_err(|e| eyre!(e))?;
-    let observed = Observed::from(&e);
-    let results: Vec<(String, Verdict)> = case
-        .assertions
-        .iter()
-        .map(|a| {
+    let (exec_id, version, observed) = match (&args.exec, &args.on) {
+        (Some(exec), _) => {
+            let conn = store::open_reader(&ws.db_path)?;
+            let e = execution::load(&conn, &ws.config, exec).map_err(|e| eyre!(e))?;
+            (e.id.clone(), e.version.clone(), Observed::from(&e))
+        }
+        (None, Some(label)) => {
+            if ws.readonly {
+                return Err(eyre!(
+                    "readonly: --on calls the replay target; run without --readonly"
+                ));
+            }
+            let replayer = Replayer::new(ws, args.target.as_deref()).map_err(|e| eyre!(e))?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let rec = runtime
+                .block_on(replayer.run_input(label, &case.input))
+                .map_err(|e| eyre!(e))?;
+            let observed = cases::live::observed(&ws.config, &rec).map_err(|e| {
+                eyre!(
+                    "case {} could not run on {label}: {e} (an error is never a pass)",
+                    case.id
+                )
+            })?;
             (
-                a.describe(),
-                a.evaluate(&observed, case.reference.as_deref()),
+                format!("live:{}", replayer.target_name()),
+                label.clone(),
+                observed,
             )
-        })
-        .collect();
+        }
+        (None, None) => return Err(eyre!("name an execution or --on VERSION")),
+    };
+    let results = cases::live::evaluate(&case, &observed);
     let pass = results.iter().all(|(_, v)| v.pass);
-    if json {
+    if args.json {
         super::print_json(&serde_json::json!({
             "case": case.id,
-            "execution": e.id,
-            "version": e.version,
+            "execution": exec_id,
+            "version": version,
             "pass": pass,
             "results": results.iter().map(|(a, v)| serde_json::json!({
                 "assertion": a, "pass": v.pass, "reason": v.reason,
@@ -108,8 +139,8 @@ fn eval(ws: &Workspace, spec: &str, exec: &ExecRef, json: bool) -> Result<u8> {
         }))?;
     } else {
         println!(
-            "case {} \"{}\" on {} ({})",
-            case.id, case.title, e.id, e.version
+            "case {} \"{}\" on {exec_id} ({version})",
+            case.id, case.title
         );
         for (a, v) in &results {
             println!(
