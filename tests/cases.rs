@@ -357,6 +357,58 @@ fn from_trace_suggests_from_what_went_wrong() {
         .stderr(contains("readonly"));
     relops(&config).args(["case", "eval", id]).assert().code(2);
 
+    // The gate on a suite of that one must-pass case: v3 holds because of it, v2 ships.
+    let suite = tempfile::tempdir().unwrap();
+    std::fs::copy(&path, suite.path().join(path.file_name().unwrap())).unwrap();
+    let report = suite.path().join("gate.md");
+    relops(&config)
+        .args(["gate", "--candidate", "v3", "--baseline", "v2", "--suite"])
+        .arg(suite.path())
+        .arg("--report")
+        .arg(&report)
+        .assert()
+        .code(1)
+        .stdout(contains("# Gate: HOLD: candidate v3"))
+        .stdout(contains(format!("must-pass case {id} ")));
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.contains("## Regressions"), "{md}");
+    let ship = json(
+        relops(&config)
+            .args([
+                "gate",
+                "--candidate",
+                "v2",
+                "--baseline",
+                "v1",
+                "--json",
+                "--suite",
+            ])
+            .arg(suite.path()),
+    );
+    assert_eq!(ship["verdict"]["decision"], "ship", "{ship}");
+    // The target down: the must-pass case could not run, which is never a pass.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[replay.targets.dead]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/{version}\"\n\
+         retries = 0\ntimeout_ms = 500\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    relops(&config)
+        .args(["gate", "--candidate", "v2", "--target", "dead", "--suite"])
+        .arg(suite.path())
+        .assert()
+        .code(1)
+        .stdout(contains("could not run on the candidate"))
+        .stdout(contains("## Risks"));
+    // A bad case file is an error (exit 2), not a verdict.
+    std::fs::write(suite.path().join("bad.json"), "{").unwrap();
+    relops(&config)
+        .args(["gate", "--candidate", "v3", "--suite"])
+        .arg(suite.path())
+        .assert()
+        .code(2)
+        .stderr(contains("bad.json: (syntax)"));
+
     // A v3 refund whose tool failed: no tool errors, and the tool must still be called.
     let db = rusqlite::Connection::open(dir.path().join("relops.db")).unwrap();
     let v3_trace = |order: &str| -> String {

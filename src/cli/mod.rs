@@ -5,6 +5,7 @@
 
 mod case;
 mod drift;
+mod gate;
 mod import;
 mod incident;
 mod inspect;
@@ -66,6 +67,8 @@ pub enum Command {
         #[command(subcommand)]
         command: incident::IncidentCommand,
     },
+    /// Run the suite on a candidate and its baseline: exit 0 ship, 1 hold, 2 error.
+    Gate(gate::GateArgs),
     /// Regression cases: list the suite, make a case from a trace (list: exit 1 on a bad file).
     Case {
         #[command(subcommand)]
@@ -109,6 +112,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Diff(args)) => done(replay::diff(&open()?, &args)),
         Some(Command::Incident { command }) => done(incident::run(&open()?, &command)),
         Some(Command::Case { command }) => case::run(&open()?, &command),
+        Some(Command::Gate(args)) => gate::run(&open()?, &args),
     }
 }
 

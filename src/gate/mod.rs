@@ -1,7 +1,9 @@
-//! The release gate (issue 6, item 5). So far: the decision itself, a pure function of
-//! the case results on the candidate and the baseline ([`decide`]). Still to come: the
-//! runner that replays each case on both versions through the replay targets, stored
-//! gate runs, reports (Markdown, JSON, JUnit) and `relops gate`.
+//! The release gate (issue 6, item 5). So far: the decision, a pure function of the case
+//! results on the candidate and the baseline ([`decide`]); the runner that runs each
+//! case's input on both versions through a replay target ([`run::run`], nothing
+//! stored); the Markdown report; `relops gate`. Still to come: stored gate runs
+//! (`gate_runs`, `gate_results`, replays with `case_id`), JSON and JUnit files, the Gate
+//! pane, `--concurrency` (the target's own limit applies).
 //!
 //! The rules, in the order the report gives them:
 //! - a must-pass case that fails or errors on the candidate holds the release;
@@ -13,6 +15,8 @@
 //! - otherwise the candidate ships. Cases that could not run are listed as risks: an
 //!   error is never a pass.
 
+pub mod report;
+pub mod run;
 pub mod verdict;
 
 pub use verdict::{Attempt, CaseRun, Decision, Outcome, Verdict, decide};

@@ -1,0 +1,141 @@
+//! The gate's Markdown report: the verdict and why first, then the evidence.
+
+use std::fmt::Write;
+
+use super::verdict::{CaseRun, Decision, Delta, Outcome, Verdict};
+
+/// Which versions were compared, with their fingerprint ids when known.
+#[derive(Debug, Clone)]
+pub struct Versions {
+    pub candidate: String,
+    pub candidate_fingerprint: Option<String>,
+    pub baseline: Option<String>,
+    pub baseline_fingerprint: Option<String>,
+}
+
+pub fn markdown(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
+    let mut md = String::new();
+    let decision = match v.decision {
+        Decision::Ship => "SHIP",
+        Decision::Hold => "HOLD",
+    };
+    let fp = |f: &Option<String>| f.as_deref().map_or(String::new(), |f| format!(" ({f})"));
+    let _ = writeln!(
+        md,
+        "# Gate: {decision}: candidate {}{} vs baseline {}\n",
+        versions.candidate,
+        fp(&versions.candidate_fingerprint),
+        versions
+            .baseline
+            .as_deref()
+            .map_or("none".to_string(), |b| format!(
+                "{b}{}",
+                fp(&versions.baseline_fingerprint)
+            )),
+    );
+    if v.reasons.is_empty() {
+        let _ = writeln!(md, "Every rule passed.\n");
+    } else {
+        let _ = writeln!(md, "## Why\n");
+        for r in &v.reasons {
+            let _ = writeln!(md, "- {r}");
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "## Summary\n");
+    let _ = writeln!(
+        md,
+        "- {} cases ({} must-pass)\n- candidate: {} pass, {} fail, {} error ({:.1}%)",
+        v.cases,
+        v.must_pass,
+        v.candidate.pass,
+        v.candidate.fail,
+        v.candidate.error,
+        v.candidate.pass_rate * 100.0
+    );
+    if let Some(b) = &v.baseline {
+        let _ = writeln!(
+            md,
+            "- baseline: {} pass, {} fail, {} error ({:.1}%)",
+            b.pass,
+            b.fail,
+            b.error,
+            b.pass_rate * 100.0
+        );
+    }
+    let _ = writeln!(md, "- median latency: {}", delta(&v.latency_ms, "ms", 0));
+    let _ = writeln!(md, "- mean cost: {}\n", delta(&v.cost_usd, "USD", 6));
+    for (title, ids) in [
+        (
+            "Regressions (pass on baseline, not on candidate)",
+            &v.regressions,
+        ),
+        ("Fixes (fail on baseline, pass on candidate)", &v.fixes),
+        ("Flaky across repeats", &v.flaky),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let _ = writeln!(md, "## {title}\n");
+        for id in ids {
+            let run = runs.iter().find(|r| &r.id == id);
+            let _ = writeln!(
+                md,
+                "- {id} {}",
+                run.map_or(String::new(), |r| format!("\"{}\"", r.title))
+            );
+        }
+        md.push('\n');
+    }
+    if !v.risks.is_empty() {
+        let _ = writeln!(md, "## Risks\n");
+        for r in &v.risks {
+            let _ = writeln!(md, "- {r}");
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "## Cases\n");
+    let _ = writeln!(md, "| case | must-pass | candidate | baseline |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for r in runs {
+        let _ = writeln!(
+            md,
+            "| {} {} | {} | {} | {} |",
+            r.id,
+            r.title.replace('|', "\\|"),
+            if r.must_pass { "yes" } else { "" },
+            cell(&r.candidate),
+            cell(&r.baseline)
+        );
+    }
+    md
+}
+
+fn cell(attempts: &[super::verdict::Attempt]) -> String {
+    if attempts.is_empty() {
+        return "-".into();
+    }
+    attempts
+        .iter()
+        .map(|a| match &a.outcome {
+            Outcome::Pass => "pass".to_string(),
+            Outcome::Fail { reasons } => format!(
+                "FAIL: {}",
+                reasons
+                    .first()
+                    .map_or("", String::as_str)
+                    .replace('|', "\\|")
+            ),
+            Outcome::Error { error } => format!("ERROR: {}", error.replace('|', "\\|")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn delta(d: &Delta, unit: &str, places: usize) -> String {
+    let n = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.places$}"));
+    match d.ratio {
+        Some(r) => format!("{} → {} {unit} (×{r:.2})", n(d.baseline), n(d.candidate)),
+        None => format!("{} → {} {unit}", n(d.baseline), n(d.candidate)),
+    }
+}
