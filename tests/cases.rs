@@ -372,6 +372,31 @@ fn from_trace_suggests_from_what_went_wrong() {
         .stdout(contains(format!("must-pass case {id} ")));
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.contains("## Regressions"), "{md}");
+    // The same gate for CI: JSON and JUnit files beside the Markdown on stdout.
+    let outdir = tempfile::tempdir().unwrap();
+    let (jfile, xfile) = (
+        outdir.path().join("gate.json"),
+        outdir.path().join("gate.xml"),
+    );
+    relops(&config)
+        .args(["gate", "--candidate", "v3", "--baseline", "v2", "--json"])
+        .arg(&jfile)
+        .arg("--junit")
+        .arg(&xfile)
+        .arg("--suite")
+        .arg(suite.path())
+        .assert()
+        .code(1)
+        .stdout(contains("# Gate: HOLD"));
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&jfile).unwrap()).unwrap();
+    assert_eq!(j["verdict"]["decision"], "hold");
+    assert_eq!(j["verdict"]["regressions"], json!([id]));
+    let x = std::fs::read_to_string(&xfile).unwrap();
+    assert!(x.contains("failures=\"1\""), "{x}");
+    assert!(
+        x.contains("<failure message=\"not_refusal: the workflow refused"),
+        "{x}"
+    );
     let ship = json(
         relops(&config)
             .args([

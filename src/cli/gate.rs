@@ -32,9 +32,13 @@ pub struct GateArgs {
     /// Also write the Markdown report here.
     #[arg(long, value_name = "FILE.md")]
     pub report: Option<PathBuf>,
-    /// Print the verdict as JSON instead of the Markdown report.
-    #[arg(long)]
-    pub json: bool,
+    /// The verdict and every case as JSON: into FILE, or alone on stdout instead of the
+    /// Markdown report.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub json: Option<Option<PathBuf>>,
+    /// JUnit XML of the candidate's cases, for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
@@ -82,31 +86,42 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         args.repeat,
     ));
     let verdict = decide(&runs, baseline.is_some(), &ws.config.gate);
-    let md = report::markdown(
-        &verdict,
-        &runs,
-        &report::Versions {
-            candidate: candidate.label.clone(),
-            candidate_fingerprint: Some(candidate.id.clone()),
-            baseline: baseline.as_ref().map(|b| b.label.clone()),
-            baseline_fingerprint: baseline.as_ref().map(|b| b.id.clone()),
-        },
-    );
+    let versions = report::Versions {
+        candidate: candidate.label.clone(),
+        candidate_fingerprint: Some(candidate.id.clone()),
+        baseline: baseline.as_ref().map(|b| b.label.clone()),
+        baseline_fingerprint: baseline.as_ref().map(|b| b.id.clone()),
+    };
+    let md = report::markdown(&verdict, &runs, &versions);
+    let write = |path: &PathBuf, text: &str, what: &str| {
+        std::fs::write(path, text)
+            .map_err(|e| eyre!("cannot write the {what} to {}: {e}", path.display()))
+    };
     if let Some(path) = &args.report {
-        std::fs::write(path, &md)
-            .map_err(|e| eyre!("cannot write the report to {}: {e}", path.display()))?;
+        write(path, &md, "report")?;
     }
-    if args.json {
-        super::print_json(&serde_json::json!({
-            "candidate": candidate.label,
-            "candidate_fingerprint": candidate.id,
-            "baseline": baseline.as_ref().map(|b| &b.label),
-            "baseline_fingerprint": baseline.as_ref().map(|b| &b.id),
-            "verdict": verdict,
-            "cases": runs,
-        }))?;
-    } else {
-        print!("{md}");
+    if let Some(path) = &args.junit {
+        write(
+            path,
+            &report::junit(&verdict, &runs, &versions),
+            "JUnit XML",
+        )?;
+    }
+    let json = serde_json::json!({
+        "candidate": candidate.label,
+        "candidate_fingerprint": candidate.id,
+        "baseline": baseline.as_ref().map(|b| &b.label),
+        "baseline_fingerprint": baseline.as_ref().map(|b| &b.id),
+        "verdict": verdict,
+        "cases": runs,
+    });
+    match &args.json {
+        Some(None) => super::print_json(&json)?,
+        Some(Some(path)) => {
+            write(path, &serde_json::to_string_pretty(&json)?, "JSON")?;
+            print!("{md}");
+        }
+        None => print!("{md}"),
     }
     Ok(match verdict.decision {
         Decision::Ship => 0,

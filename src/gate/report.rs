@@ -139,3 +139,84 @@ fn delta(d: &Delta, unit: &str, places: usize) -> String {
         None => format!("{} → {} {unit}", n(d.baseline), n(d.candidate)),
     }
 }
+
+/// JUnit XML: one test suite per gate, one test case per regression case (its candidate
+/// attempts); a failing case is a `<failure>`, one that could not run an `<error>`.
+pub fn junit(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
+    let failures = v.candidate.fail;
+    let errors = v.candidate.error;
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"relops gate\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">",
+        runs.len()
+    );
+    let _ = writeln!(
+        x,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">",
+        xml(&format!(
+            "gate {} vs {}: {}",
+            versions.candidate,
+            versions.baseline.as_deref().unwrap_or("none"),
+            match v.decision {
+                Decision::Ship => "ship",
+                Decision::Hold => "hold",
+            }
+        )),
+        runs.len()
+    );
+    for r in runs {
+        let secs: f64 = r.candidate.iter().filter_map(|a| a.latency_ms).sum::<f64>() / 1000.0;
+        let _ = write!(
+            x,
+            "    <testcase classname=\"relops.cases{}\" name=\"{} {}\" time=\"{secs:.3}\"",
+            if r.must_pass { ".must_pass" } else { "" },
+            xml(&r.id),
+            xml(&r.title)
+        );
+        let error = r.candidate.iter().find_map(|a| match &a.outcome {
+            Outcome::Error { error } => Some(error.clone()),
+            _ => None,
+        });
+        let failed: Vec<String> = r
+            .candidate
+            .iter()
+            .filter_map(|a| match &a.outcome {
+                Outcome::Fail { reasons } => Some(reasons.join("; ")),
+                _ => None,
+            })
+            .collect();
+        if let Some(e) = error {
+            let _ = writeln!(
+                x,
+                ">\n      <error message=\"{}\"/>\n    </testcase>",
+                xml(&e)
+            );
+        } else if let Some(f) = failed.first() {
+            let _ = writeln!(
+                x,
+                ">\n      <failure message=\"{}\"/>\n    </testcase>",
+                xml(f)
+            );
+        } else {
+            x.push_str("/>\n");
+        }
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+fn xml(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            '\n' => "&#10;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
