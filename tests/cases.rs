@@ -202,7 +202,9 @@ fn case_list_reports_every_bad_file_and_keeps_the_good_ones() {
         .code(1)
         .stdout(contains("1 case(s), 1 must-pass, 4 bad file(s)"))
         .stdout(contains("1234abcd  must-pass  good one"));
-    // A clean suite exits 0; an absent one is empty.
+    // A clean suite exits 0 (below); an absent one is empty.
+    let keep = suite.join("good-1234abcd.json");
+    let good = std::fs::read(&keep).unwrap();
     for f in [
         "broken.json",
         "bad-regex.json",
@@ -211,7 +213,32 @@ fn case_list_reports_every_bad_file_and_keeps_the_good_ones() {
     ] {
         std::fs::remove_file(suite.join(f)).unwrap();
     }
+    // Export for promptfoo: what maps is exported, what does not is listed.
+    let out = relops(&config)
+        .args(["case", "export", "--format", "promptfoo"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "case 1234abcd: `not_refusal` has no promptfoo equivalent",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    let pf: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(pf["tests"][0]["vars"]["input"], "hello");
+    assert_eq!(
+        pf["tests"][0]["assert"],
+        json!([{"type": "not-contains", "value": "hi"}])
+    );
+    std::fs::write(&keep, good).unwrap();
     relops(&config).args(["case", "list"]).assert().success();
+    // A bad file stops the export (a partial suite would mislead).
+    std::fs::write(suite.join("broken.json"), "{").unwrap();
+    relops(&config)
+        .args(["case", "export"])
+        .assert()
+        .code(2)
+        .stderr(contains("broken.json: (syntax)"));
     std::fs::remove_dir_all(&suite).unwrap();
     relops(&config)
         .args(["case", "list"])

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod assertion;
+pub mod export;
 pub mod live;
 pub mod suggest;
 

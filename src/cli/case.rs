@@ -22,6 +22,15 @@ pub enum CaseCommand {
     /// Check a case's assertions against a stored execution, or run its input live on a
     /// version with `--on` (exit 1 if an assertion fails, 2 if it could not run).
     Eval(EvalArgs),
+    /// Export the suite for another tool; assertions it cannot check are listed on stderr.
+    Export {
+        /// Only `promptfoo` so far.
+        #[arg(long, default_value = "promptfoo")]
+        format: String,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +73,7 @@ pub fn run(ws: &Workspace, cmd: &CaseCommand) -> Result<u8> {
         CaseCommand::List { json } => list(ws, *json),
         CaseCommand::FromTrace(args) => from_trace(ws, args).map(|()| 0),
         CaseCommand::Eval(args) => eval(ws, args),
+        CaseCommand::Export { format, out } => export(ws, format, out.as_deref()),
     }
 }
 
@@ -221,6 +231,37 @@ fn list(ws: &Workspace, json: bool) -> Result<u8> {
         eprintln!("relops: bad case file: {e}");
     }
     Ok(u8::from(!suite.errors.is_empty()))
+}
+
+fn export(ws: &Workspace, format: &str, out: Option<&std::path::Path>) -> Result<u8> {
+    if format != "promptfoo" {
+        return Err(eyre!("unknown export format {format:?}; known: promptfoo"));
+    }
+    let suite = Suite::load(&ws.suite_dir());
+    if !suite.errors.is_empty() {
+        for e in &suite.errors {
+            eprintln!("relops: bad case file: {e}");
+        }
+        return Err(eyre!(
+            "{} bad case file(s): fix them first",
+            suite.errors.len()
+        ));
+    }
+    let (config, skipped) = cases::export::promptfoo(&suite.cases);
+    let text = serde_json::to_string_pretty(&config)? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| eyre!("cannot write {}: {e}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    for s in &skipped {
+        eprintln!(
+            "relops: case {}: `{}` has no promptfoo equivalent; not exported",
+            s.case, s.assertion
+        );
+    }
+    Ok(0)
 }
 
 fn from_trace(ws: &Workspace, args: &FromTraceArgs) -> Result<()> {
