@@ -438,6 +438,17 @@ fn from_trace_suggests_from_what_went_wrong() {
             .arg(suite.path()),
     );
     assert_eq!(ship["verdict"]["decision"], "ship", "{ship}");
+    // Gate runs are stored with every attempt.
+    let db = rusqlite::Connection::open(dir.path().join("relops.db")).unwrap();
+    let (decision, results): (String, i64) = db
+        .query_row(
+            "SELECT g.decision, (SELECT count(*) FROM gate_results r WHERE r.gate_run_id = g.id)
+             FROM gate_runs g WHERE g.id = ?1",
+            [ship["gate_run"].as_i64().unwrap()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((decision.as_str(), results), ("ship", 2));
     // The target down: the must-pass case could not run, which is never a pass.
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(

@@ -7,6 +7,7 @@ use clap::Args;
 use color_eyre::eyre::{Result, eyre};
 
 use crate::cases::Suite;
+use crate::gate::store as gate_store;
 use crate::gate::{Decision, decide, report, run};
 use crate::replay::Replayer;
 use crate::store::{self, query};
@@ -77,6 +78,7 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
     drop(conn);
     let replayer = Replayer::new(ws, args.target.as_deref()).map_err(|e| eyre!(e))?;
     let runtime = tokio::runtime::Runtime::new()?;
+    let started_ns = crate::clock::now_ns();
     let runs = runtime.block_on(run::run(
         &replayer,
         &ws.config,
@@ -93,6 +95,21 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         baseline_fingerprint: baseline.as_ref().map(|b| b.id.clone()),
     };
     let md = report::markdown(&verdict, &runs, &versions);
+    let writer = store::open_writer(&ws.db_path)?;
+    let gate_run = gate_store::save(
+        writer.connection(),
+        &gate_store::Finished {
+            candidate_pk: candidate.rowid,
+            baseline_pk: baseline.as_ref().map(|b| b.rowid),
+            started_ns,
+            finished_ns: crate::clock::now_ns(),
+            verdict: &verdict,
+            runs: &runs,
+            report: &md,
+        },
+    )?;
+    drop(writer);
+    eprintln!("relops: gate run {gate_run} stored");
     let write = |path: &PathBuf, text: &str, what: &str| {
         std::fs::write(path, text)
             .map_err(|e| eyre!("cannot write the {what} to {}: {e}", path.display()))
@@ -108,6 +125,7 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         )?;
     }
     let json = serde_json::json!({
+        "gate_run": gate_run,
         "candidate": candidate.label,
         "candidate_fingerprint": candidate.id,
         "baseline": baseline.as_ref().map(|b| &b.label),

@@ -1,9 +1,10 @@
-//! The release gate (issue 6, item 5). So far: the decision, a pure function of the case
+//! The release gate (issue 6, item 5). Built: the decision, a pure function of the case
 //! results on the candidate and the baseline ([`decide`]); the runner that runs each
-//! case's input on both versions through a replay target ([`run::run`], nothing
-//! stored); the Markdown report; `relops gate`. Still to come: stored gate runs
-//! (`gate_runs`, `gate_results`, replays with `case_id`), JSON and JUnit files, the Gate
-//! pane, `--concurrency` (the target's own limit applies).
+//! case's input on both versions through a replay target ([`run::run`]); the Markdown,
+//! JSON and JUnit reports; stored gate runs with every attempt ([`store`]); `relops
+//! gate`. Still to come: storing the case replays themselves (`replays.case_id`, so a
+//! case drills into its diff), the Gate pane with a progress bar, `--concurrency` (the
+//! target's own limit applies meanwhile).
 //!
 //! The rules, in the order the report gives them:
 //! - a must-pass case that fails or errors on the candidate holds the release;
@@ -17,6 +18,7 @@
 
 pub mod report;
 pub mod run;
+pub mod store;
 pub mod verdict;
 
 pub use verdict::{Attempt, CaseRun, Decision, Outcome, Verdict, decide};
