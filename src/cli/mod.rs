@@ -69,7 +69,7 @@ pub enum Command {
     },
     /// Run the suite on a candidate and its baseline: exit 0 ship, 1 hold, 2 error.
     Gate(gate::GateArgs),
-    /// Regression cases: list the suite, make a case from a trace (list: exit 1 on a bad file).
+    /// Regression cases: list (exit 1 on a bad file), from-trace, eval, export.
     Case {
         #[command(subcommand)]
         command: case::CaseCommand,
