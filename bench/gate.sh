@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-relops="$PWD/${CARGO_TARGET_DIR:-target}/release/relops"
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+relops="$target_dir/release/relops"
 work="$(mktemp -d)"
 trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$relops" demo --no-tui --dir "$work" --traces 5000 >/dev/null
@@ -53,7 +55,7 @@ sleep 1
 for _ in 1 2 3; do
   start=$(date +%s.%N)
   "$relops" --config "$work/relops.toml" gate --candidate v3 --baseline v2 --target bench \
-    --suite "$work/cases" --json >/dev/null
+    --suite "$work/cases" --json >/dev/null 2>&1
   end=$(date +%s.%N)
   echo "gate 500 cases × 2 versions: $(echo "$end - $start" | bc) s (ideal 3.125 s)"
 done
