@@ -432,6 +432,10 @@ fn from_trace_suggests_from_what_went_wrong() {
                 "v2",
                 "--baseline",
                 "v1",
+                "--repeat",
+                "2",
+                "--concurrency",
+                "2",
                 "--json",
                 "--suite",
             ])
@@ -448,7 +452,11 @@ fn from_trace_suggests_from_what_went_wrong() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((decision.as_str(), results), ("ship", 2));
+    assert_eq!(
+        (decision.as_str(), results),
+        ("ship", 4),
+        "2 versions × 2 attempts"
+    );
     // The target down: the must-pass case could not run, which is never a pass.
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(

@@ -30,6 +30,9 @@ pub struct GateArgs {
     /// The replay target (default: `replay.default_target`, else the only one).
     #[arg(long)]
     pub target: Option<String>,
+    /// Calls in flight at once (default and ceiling: the target's `concurrency`).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Also write the Markdown report here.
     #[arg(long, value_name = "FILE.md")]
     pub report: Option<PathBuf>,
@@ -86,6 +89,7 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         &candidate.label,
         baseline.as_ref().map(|b| b.label.as_str()),
         args.repeat,
+        args.concurrency,
     ));
     let verdict = decide(&runs, baseline.is_some(), &ws.config.gate);
     let versions = report::Versions {

@@ -2,9 +2,9 @@
 //! results on the candidate and the baseline ([`decide`]); the runner that runs each
 //! case's input on both versions through a replay target ([`run::run`]); the Markdown,
 //! JSON and JUnit reports; stored gate runs with every attempt ([`store`]); `relops
-//! gate`. Still to come: storing the case replays themselves (`replays.case_id`, so a
-//! case drills into its diff), the Gate pane with a progress bar, `--concurrency` (the
-//! target's own limit applies meanwhile).
+//! gate` (with `--repeat` and `--concurrency`). Still to come: storing the case replays
+//! themselves (`replays.case_id`, so a case drills into its diff), the Gate pane with a
+//! progress bar.
 //!
 //! The rules, in the order the report gives them:
 //! - a must-pass case that fails or errors on the candidate holds the release;

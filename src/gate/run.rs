@@ -7,7 +7,8 @@ use crate::cases::{Loaded, live};
 use crate::config::Config;
 use crate::replay::Replayer;
 
-/// Runs every case `repeat` times on `candidate` and (if given) `baseline`.
+/// Runs every case `repeat` times on `candidate` and (if given) `baseline`, at most
+/// `concurrency` calls at once (and never more than the target's own limit).
 pub async fn run(
     replayer: &Replayer,
     config: &Config,
@@ -15,11 +16,18 @@ pub async fn run(
     candidate: &str,
     baseline: Option<&str>,
     repeat: usize,
+    concurrency: Option<usize>,
 ) -> Vec<CaseRun> {
+    let limit = concurrency.map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))));
     let one = |l: &Loaded, label: String| {
         let input = l.case.input.clone();
         let case = l.case.clone();
+        let limit = limit.clone();
         async move {
+            let _permit = match &limit {
+                Some(s) => s.clone().acquire_owned().await.ok(),
+                None => None,
+            };
             let rec = replayer.run_input(&label, &input).await;
             let outcome = match rec
                 .as_ref()
