@@ -26,6 +26,48 @@ pub struct Config {
     pub demo: Option<Demo>,
     /// Where `relops replay` sends a trace's input (see [`crate::replay`]).
     pub replay: Replay,
+    /// The regression suite: case files (see [`crate::cases`]).
+    pub suite: Suite,
+    /// The release gate's budgets (see [`crate::gate`]).
+    pub gate: Gate,
+}
+
+/// What the release gate tolerates before it holds a candidate.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gate {
+    /// The largest allowed drop of the pass rate, absolute (0.05 = five points).
+    pub pass_rate_margin: f64,
+    /// The largest allowed candidate / baseline ratio of the median latency.
+    pub latency_ratio: f64,
+    /// The largest allowed candidate / baseline ratio of the mean cost.
+    pub cost_ratio: f64,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            pass_rate_margin: 0.05,
+            latency_ratio: 1.2,
+            cost_ratio: 1.2,
+        }
+    }
+}
+
+/// The regression suite: one JSON file per case, reviewed like code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Suite {
+    /// The directory holding the case files, relative to the config's directory.
+    pub dir: PathBuf,
+}
+
+impl Default for Suite {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("evals/cases"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

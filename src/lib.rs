@@ -1,10 +1,13 @@
 //! relops: a terminal console for operating LLM workflows in production.
 
+pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod drift;
+pub mod gate;
+pub mod incident;
 pub mod ingest;
 pub mod model;
 pub mod otlp;

@@ -50,6 +50,11 @@ impl Workspace {
         })
     }
 
+    /// The suite directory (`suite.dir`, relative to the config's directory).
+    pub fn suite_dir(&self) -> PathBuf {
+        config_dir(&self.config_path).join(&self.config.suite.dir)
+    }
+
     /// The workspace's display name.
     pub fn name(&self) -> String {
         self.config.workspace.name.clone().unwrap_or_else(|| {

@@ -278,6 +278,21 @@ fn replaying_a_refusal_opens_the_diff_pane() {
     h.press("d");
     assert_eq!(h.state.pane, Pane::Diff);
     assert!(h.state.diff.data.as_ref().unwrap().b.id.starts_with("r:"));
+
+    // `R` in the Diff pane drafts a case from the diffed trace, with the good v2 answer
+    // as its reference.
+    h.press("R");
+    let relops::tui::state::Overlay::CaseForm(f) = &h.state.overlay else {
+        panic!("R in the Diff pane opens the case form");
+    };
+    let kinds: Vec<&str> = f.draft.case.assertions.iter().map(|a| a.kind()).collect();
+    assert_eq!(kinds, ["not_refusal", "similar_to_reference"]);
+    assert!(f.draft.case.reference.is_some());
+    assert_eq!(
+        f.draft.case.source.as_ref().unwrap().trace_id,
+        h.state.diff.data.as_ref().unwrap().a.trace_id
+    );
+    h.press("esc");
 }
 
 #[test]
@@ -288,4 +303,76 @@ fn readonly_offers_no_replay() {
     assert!(!s.contains("replay the trace"), "{s}");
     h.press("r");
     assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
+}
+
+/// `R` on a trace: the form with suggested assertions; space drops one, Enter saves the
+/// file into the suite and the status line shows where.
+#[test]
+fn r_turns_a_trace_into_a_case_file() {
+    let mut h = console(false);
+    h.press("2");
+    h.press("/");
+    h.type_text("v:v3 tool");
+    h.press("enter");
+    h.press("enter"); // the detail view: `R` works there as in the list
+    assert!(h.state.detail.is_some());
+    h.press("R");
+    let form = screen(&h);
+    assert!(form.contains("New case from trace"), "{form}");
+    assert!(form.contains("[x] no_tool_errors"), "{form}");
+    assert!(form.contains("[x] tool_called"), "{form}");
+    assert!(form.contains("[x] must-pass"), "{form}");
+    insta::assert_snapshot!("case_form", form);
+
+    // Edit the title (printable keys type, even `q` and `j`), drop the first suggestion.
+    h.press("backspace");
+    h.type_text("3 (quick)");
+    h.press("down");
+    h.press("space");
+    let relops::tui::state::Overlay::CaseForm(f) = &h.state.overlay else {
+        panic!("the form stays open while editing");
+    };
+    assert!(
+        f.draft.case.title.ends_with("v3 (quick)"),
+        "{}",
+        f.draft.case.title
+    );
+    assert!(!f.keep[0]);
+    let kept = f.keep.iter().filter(|k| **k).count();
+    h.press("enter");
+    assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
+    let status = h.state.status.clone().unwrap();
+    assert!(!status.error, "{}", status.text);
+    let path = status.text.strip_prefix("case saved: ").expect("a path");
+    assert!(path.contains("evals/cases/"), "{path}");
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(case["must_pass"], true);
+    assert_eq!(case["assertions"].as_array().unwrap().len(), kept);
+    assert!(case["assertions"][0]["type"] != "no_tool_errors");
+    assert_eq!(case["source"]["version"], "v3");
+}
+
+#[test]
+fn readonly_offers_no_case() {
+    let mut h = console(true);
+    h.press("2");
+    let s = screen(&h);
+    assert!(!s.contains("regression case"), "{s}");
+    h.press("R");
+    assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
+}
+
+#[test]
+fn esc_discards_the_case_draft() {
+    let mut h = console(false);
+    h.press("2");
+    h.press("R");
+    assert!(matches!(
+        h.state.overlay,
+        relops::tui::state::Overlay::CaseForm(_)
+    ));
+    h.press("esc");
+    assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
+    assert_eq!(h.state.status.as_ref().unwrap().text, "case discarded");
 }

@@ -3,8 +3,11 @@
 //! Every verb prints JSON (with `--json`) or text on stdout, errors on stderr, and exits
 //! 0 on success or 2 on error (`replay`: 1 when some replays failed and others ran).
 
+mod case;
 mod drift;
+mod gate;
 mod import;
+mod incident;
 mod inspect;
 mod replay;
 
@@ -59,6 +62,18 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Compare two executions: traces or replays (`r:42`).
     Diff(replay::DiffArgs),
+    /// Incidents: open, attach traces, list, close.
+    Incident {
+        #[command(subcommand)]
+        command: incident::IncidentCommand,
+    },
+    /// Run the suite on a candidate and its baseline: exit 0 ship, 1 hold, 2 error.
+    Gate(gate::GateArgs),
+    /// Regression cases: list (exit 1 on a bad file), from-trace, eval, export.
+    Case {
+        #[command(subcommand)]
+        command: case::CaseCommand,
+    },
 }
 
 /// Runs the command line; the process exit code.
@@ -95,6 +110,9 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Demo(args)) => done(crate::demo::run(&args, cli.readonly)),
         Some(Command::Replay(args)) => done(replay::replay(&open()?, &args)),
         Some(Command::Diff(args)) => done(replay::diff(&open()?, &args)),
+        Some(Command::Incident { command }) => done(incident::run(&open()?, &command)),
+        Some(Command::Case { command }) => case::run(&open()?, &command),
+        Some(Command::Gate(args)) => gate::run(&open()?, &args),
     }
 }
 

@@ -173,6 +173,22 @@ impl Replayer {
         }
     }
 
+    /// Runs an input that belongs to no trace (a regression case's) on a version, and
+    /// returns what came back without storing it: the record's `trace_pk` and
+    /// `version_pk` are 0. The error, if any, says why it did not run to an answer.
+    pub async fn run_input(&self, label: &str, input: &str) -> Result<NewReplay, String> {
+        let fingerprint = self.target.fingerprint(label)?;
+        let plan = Planned {
+            trace_pk: 0,
+            trace_id: String::new(),
+            input: input.to_string(),
+            label: label.to_string(),
+            version_pk: None,
+            fingerprint,
+        };
+        Ok(self.run_one(plan).await.record)
+    }
+
     /// Stores what ran, in one transaction.
     pub fn store(&self, ran: Vec<Ran>) -> Result<Vec<Outcome>, String> {
         let writer = store::open_writer(&self.db).map_err(|e| e.to_string())?;

@@ -106,6 +106,18 @@ pub enum Action {
     DiffNext,
     DiffPrev,
     DiffTab(isize),
+    // Regression cases.
+    /// `R`: draft a case from the selected trace (the driver suggests its assertions).
+    NewCase,
+    /// The draft arrived (or why there is none).
+    CaseSuggested {
+        trace_id: String,
+        result: Result<Box<crate::cases::suggest::Draft>, String>,
+    },
+    /// The form's space: keep or drop the focused assertion, flip must-pass.
+    Toggle,
+    /// The case file was written (its path) or not (why).
+    CaseSaved(Result<String, String>),
 }
 
 /// What `update` asks the driver to do.
@@ -117,6 +129,13 @@ pub enum Effect {
         trace_id: String,
         versions: Vec<String>,
     },
+    /// Drafts a case from a trace; the driver answers with `Action::CaseSuggested`.
+    SuggestCase {
+        trace_id: String,
+        now_ns: i64,
+    },
+    /// Writes a case file into the suite; the driver answers with `Action::CaseSaved`.
+    SaveCase(Box<crate::cases::Case>),
     Quit,
 }
 
@@ -172,6 +191,14 @@ pub const COMMANDS: &[Command] = &[
         true,
     ),
     cmd("diff-view", "show the Diff pane", true),
+    // Writes a case file into the suite directory (the user's repository).
+    Command {
+        name: "case",
+        about: "make a regression case from the selected trace",
+        mutating: true,
+        palette: true,
+    },
+    cmd("toggle", "toggle the focused item", false),
     cmd("next-change", "next change in the diff", false),
     cmd("prev-change", "previous change in the diff", false),
     cmd("next-tab", "next diff tab", false),
@@ -227,6 +254,8 @@ impl Action {
             "replay" => Action::PickReplay,
             "diff" => Action::DiffLatest,
             "diff-view" => Action::ShowPane(Pane::Diff),
+            "case" => Action::NewCase,
+            "toggle" => Action::Toggle,
             "next-change" => Action::DiffNext,
             "prev-change" => Action::DiffPrev,
             "next-tab" => Action::DiffTab(1),
@@ -252,6 +281,7 @@ impl Action {
             Action::PickReplay | Action::Replay { .. } => "replay",
             Action::DiffLatest => "diff",
             Action::ShowPane(Pane::Diff) => "diff-view",
+            Action::NewCase => "case",
             _ => return None,
         };
         COMMANDS.iter().find(|c| c.name == name)
@@ -302,7 +332,7 @@ mod tests {
             .filter(|c| !offered(c, true))
             .map(|c| c.name)
             .collect();
-        assert_eq!(hidden, ["replay"]);
+        assert_eq!(hidden, ["replay", "case"]);
         assert!(
             Action::Replay {
                 trace_id: "t".into(),

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep_until};
 
 use super::action::{Action, Effect};
+use super::cases::Cases;
 use super::keymap::Keymap;
 use super::loader::Loader;
 use super::replays::Replays;
@@ -46,12 +47,18 @@ pub fn run(ws: Workspace) -> Result<()> {
 async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let loader = Loader::spawn(&ws.db_path, tx.clone());
+    let cases = Cases::new(ws, tx.clone());
     let replays = Replays::new(ws, tx);
+    let fx = Fx {
+        loader: &loader,
+        replays: &replays,
+        cases: &cases,
+    };
     let size = term.size()?;
     let keymap = Arc::new(Keymap::default_map());
     let area = Rect::new(0, 0, size.width, size.height);
     let mut state = State::new(ws, keymap, clock::now_ns(), area);
-    run_effects(&loader, &replays, update::start(&mut state));
+    run_effects(&fx, update::start(&mut state));
 
     let mut events = EventStream::new();
     let mut tick = interval(TICK);
@@ -79,30 +86,39 @@ async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
             () = sleep_until(next_frame), if dirty => None,
         };
         if let Some(a) = action {
-            dirty |= apply(&mut state, &loader, &replays, a);
+            dirty |= apply(&mut state, &fx, a);
         }
         // Drain loader replies already queued so a burst costs one frame. Terminal events
         // are not polled here: crossterm's stream would keep a no-op waker and stall; they
         // coalesce anyway, since a frame is drawn at most once per FRAME.
         while let Ok(a) = rx.try_recv() {
-            dirty |= apply(&mut state, &loader, &replays, a);
+            dirty |= apply(&mut state, &fx, a);
         }
     }
     Ok(())
 }
 
 /// Applies an action; true when the screen may have changed.
-fn apply(state: &mut State, loader: &Loader, replays: &Replays, action: Action) -> bool {
+fn apply(state: &mut State, fx: &Fx, action: Action) -> bool {
     let redraw = !matches!(action, Action::AutoRefresh);
-    run_effects(loader, replays, update::update(state, action));
+    run_effects(fx, update::update(state, action));
     redraw
 }
 
-fn run_effects(loader: &Loader, replays: &Replays, effects: Vec<Effect>) {
+/// Who carries out which effects.
+struct Fx<'a> {
+    loader: &'a Loader,
+    replays: &'a Replays,
+    cases: &'a Cases,
+}
+
+fn run_effects(fx: &Fx, effects: Vec<Effect>) {
     for e in effects {
         match e {
-            Effect::Load(req) => loader.submit(req),
-            Effect::Replay { trace_id, versions } => replays.spawn(trace_id, versions),
+            Effect::Load(req) => fx.loader.submit(req),
+            Effect::Replay { trace_id, versions } => fx.replays.spawn(trace_id, versions),
+            Effect::SuggestCase { trace_id, now_ns } => fx.cases.suggest(trace_id, now_ns),
+            Effect::SaveCase(case) => fx.cases.save(case),
             Effect::Quit => {} // `state.quit` ends the loop
         }
     }

@@ -83,6 +83,10 @@ impl Headless {
             let reply = match effect {
                 Effect::Load(req) => Action::Loaded(data::execute(&self.conn, &req)),
                 Effect::Replay { trace_id, versions } => self.replay(trace_id, versions),
+                Effect::SuggestCase { trace_id, now_ns } => {
+                    super::cases::suggest(&self.ws, trace_id, now_ns)
+                }
+                Effect::SaveCase(case) => super::cases::save(&self.ws, &case),
                 Effect::Quit => continue,
             };
             queue.extend(update::update(&mut self.state, reply));

@@ -38,7 +38,7 @@ fn key(s: &State, k: &KeyEvent) -> Option<Action> {
         return Some(a);
     }
     // Unbound printable keys type into the prompts.
-    let typing = modes.contains(&Mode::Input)
+    let typing = (modes.contains(&Mode::Input) || modes.contains(&Mode::Form))
         && k.kind != KeyEventKind::Release
         && !k
             .modifiers

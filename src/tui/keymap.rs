@@ -23,10 +23,11 @@ pub enum Mode {
     Input,
     Diff,
     Picker,
+    Form,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 9] = [
+    pub const ALL: [Mode; 10] = [
         Mode::Global,
         Mode::Overview,
         Mode::Traces,
@@ -36,6 +37,7 @@ impl Mode {
         Mode::Input,
         Mode::Diff,
         Mode::Picker,
+        Mode::Form,
     ];
 
     pub fn title(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Mode {
             Mode::Input => "Filter and palette prompts",
             Mode::Diff => "Diff",
             Mode::Picker => "Version picker (replay)",
+            Mode::Form => "Case form (R)",
         }
     }
 }
@@ -156,6 +159,7 @@ struct File {
     input: Vec<Entry>,
     diff: Vec<Entry>,
     picker: Vec<Entry>,
+    form: Vec<Entry>,
 }
 
 /// A resolved binding, in file order.
@@ -208,6 +212,7 @@ impl Keymap {
             (Mode::Input, file.input),
             (Mode::Diff, file.diff),
             (Mode::Picker, file.picker),
+            (Mode::Form, file.form),
         ];
         for (mode, entries) in modes {
             for e in entries {

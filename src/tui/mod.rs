@@ -7,6 +7,7 @@
 //! machine without a terminal, for tests.
 
 pub mod action;
+mod cases;
 pub mod data;
 mod driver;
 pub mod filter;

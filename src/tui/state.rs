@@ -28,6 +28,54 @@ pub enum Overlay {
     Palette(Prompt),
     /// `r`: which version to replay a trace on.
     Versions(Picker),
+    /// `R`: a regression case drafted from a trace, to edit and save.
+    CaseForm(Box<CaseForm>),
+}
+
+/// The `R` form: the drafted case, which suggested assertions to keep, and the focus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseForm {
+    pub draft: crate::cases::suggest::Draft,
+    /// One per suggested assertion.
+    pub keep: Vec<bool>,
+    /// 0: the title; 1..=n: the assertions; n + 1: must-pass.
+    pub focus: usize,
+}
+
+impl CaseForm {
+    pub fn new(draft: crate::cases::suggest::Draft) -> Self {
+        let keep = vec![true; draft.case.assertions.len()];
+        Self {
+            draft,
+            keep,
+            focus: 0,
+        }
+    }
+
+    /// Rows the focus moves over.
+    pub fn rows(&self) -> usize {
+        self.keep.len() + 2
+    }
+
+    /// The case to save: the kept assertions (a reference only if still used).
+    pub fn case(&self) -> crate::cases::Case {
+        let mut case = self.draft.case.clone();
+        case.assertions = case
+            .assertions
+            .into_iter()
+            .zip(&self.keep)
+            .filter(|(_, k)| **k)
+            .map(|(a, _)| a)
+            .collect();
+        let uses_reference = case
+            .assertions
+            .iter()
+            .any(|a| matches!(a, crate::cases::Assertion::SimilarToReference { .. }));
+        if !uses_reference {
+            case.reference = None;
+        }
+        case
+    }
 }
 
 /// A choice of versions for a replay.
@@ -145,6 +193,7 @@ impl State {
             (Overlay::Help { .. }, _, _) => vec![Mode::Help],
             (Overlay::Filter(_) | Overlay::Palette(_), _, _) => vec![Mode::Input],
             (Overlay::Versions(_), _, _) => vec![Mode::Picker],
+            (Overlay::CaseForm(_), _, _) => vec![Mode::Form],
             (Overlay::None, Pane::Diff, _) => vec![Mode::Diff, Mode::Global],
             (Overlay::None, Pane::Traces, Some(_)) => vec![Mode::Detail, Mode::Global],
             (Overlay::None, Pane::Traces, None) => vec![Mode::Traces, Mode::Global],

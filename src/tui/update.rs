@@ -89,6 +89,10 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         Action::DiffNext => replay::jump(s, true),
         Action::DiffPrev => replay::jump(s, false),
         Action::DiffTab(step) => replay::tab(s, step),
+        Action::NewCase => case::new(s),
+        Action::CaseSuggested { trace_id, result } => case::suggested(s, &trace_id, result),
+        Action::Toggle => case::toggle(s),
+        Action::CaseSaved(result) => case::saved(s, result),
     }
 }
 
@@ -255,6 +259,10 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
             p.choice = moved(p.choice, m, 5, p.choices.len());
             Vec::new()
         }
+        (Overlay::CaseForm(form), _) => {
+            form.focus = moved(form.focus, m, 5, form.rows());
+            Vec::new()
+        }
         (Overlay::None, Pane::Diff) => {
             let rows = s.diff.layout.rows.len();
             s.diff.scroll = moved(s.diff.scroll, m, replay::page(s), rows);
@@ -412,6 +420,9 @@ fn prompt(s: &mut State, action: Action) -> Vec<Effect> {
     if let Overlay::Versions(_) = s.overlay {
         return replay::picker(s, action);
     }
+    if let Overlay::CaseForm(_) = s.overlay {
+        return case::form_key(s, action);
+    }
     let (Overlay::Filter(p) | Overlay::Palette(p)) = &mut s.overlay else {
         return Vec::new();
     };
@@ -494,6 +505,7 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
     move_list(s, Move::By(delta))
 }
 
+mod case;
 mod drift;
 mod replay;
 #[cfg(test)]

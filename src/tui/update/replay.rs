@@ -13,7 +13,7 @@ use super::Action;
 use crate::replay::{ExecRef, Outcome};
 
 /// The trace under the cursor (list or open detail) and its version's label.
-fn selected(s: &State) -> Option<(String, String)> {
+pub(super) fn selected(s: &State) -> Option<(String, String)> {
     if s.pane != Pane::Traces {
         return None;
     }

@@ -1,6 +1,7 @@
 //! Drawing: `draw(&State, &mut Frame)` reads the state and writes only to the frame.
 //! The screen's regions come from [`super::layout`], which sketches them.
 
+pub mod case_form;
 pub mod detail;
 pub mod diff;
 pub mod drift;
@@ -43,6 +44,7 @@ fn overlays(s: &State, f: &mut Frame, areas: Areas) {
         Overlay::Help { scroll } => help::draw(s, *scroll, f, areas.body),
         Overlay::Palette(p) => palette::draw(s, p, f, areas.body),
         Overlay::Versions(p) => diff::picker(p, f, areas.body),
+        Overlay::CaseForm(form) => case_form::draw(form, f, areas.body),
         Overlay::Filter(_) | Overlay::None => {}
     }
 }

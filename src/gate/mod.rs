@@ -1,0 +1,24 @@
+//! The release gate (issue 6, item 5). Built: the decision, a pure function of the case
+//! results on the candidate and the baseline ([`decide`]); the runner that runs each
+//! case's input on both versions through a replay target ([`run::run`]); the Markdown,
+//! JSON and JUnit reports; stored gate runs with every attempt ([`store`]); `relops
+//! gate` (with `--repeat` and `--concurrency`). Still to come: storing the case replays
+//! themselves (`replays.case_id`, so a case drills into its diff), the Gate pane with a
+//! progress bar.
+//!
+//! The rules, in the order the report gives them:
+//! - a must-pass case that fails or errors on the candidate holds the release;
+//! - so does a candidate pass rate below the baseline's by more than
+//!   `[gate] pass_rate_margin` (errors count as not passing);
+//! - so does a candidate median latency or mean cost above the baseline's by more than
+//!   `[gate] latency_ratio` / `cost_ratio`;
+//! - an empty suite holds (no evidence is not a pass);
+//! - otherwise the candidate ships. Cases that could not run are listed as risks: an
+//!   error is never a pass.
+
+pub mod report;
+pub mod run;
+pub mod store;
+pub mod verdict;
+
+pub use verdict::{Attempt, CaseRun, Decision, Outcome, Verdict, decide};

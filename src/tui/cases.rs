@@ -1,0 +1,63 @@
+//! The console's case effects: drafting a case from a trace (reads the cache) and
+//! writing its file into the suite. Synchronous here; the driver runs them on tokio's
+//! blocking pool and the headless driver calls them in place.
+
+use super::action::Action;
+use crate::cases::{self, suggest};
+use crate::store;
+use crate::workspace::Workspace;
+
+/// Drafts a case from a trace; the answer is an [`Action::CaseSuggested`].
+pub fn suggest(ws: &Workspace, trace_id: String, now_ns: i64) -> Action {
+    let result = store::open_reader(&ws.db_path)
+        .map_err(|e| e.to_string())
+        .and_then(|conn| {
+            let opts = suggest::Options {
+                now: crate::clock::rfc3339(now_ns),
+                ..Default::default()
+            };
+            suggest::from_trace(&conn, &ws.config, &trace_id, &opts)
+        })
+        .map(Box::new);
+    Action::CaseSuggested { trace_id, result }
+}
+
+/// Writes the case file atomically; the answer is an [`Action::CaseSaved`].
+pub fn save(ws: &Workspace, case: &cases::Case) -> Action {
+    let dir = ws.suite_dir();
+    Action::CaseSaved(
+        cases::save(&dir, case)
+            .map(|p| p.display().to_string())
+            .map_err(|e| format!("{}: {e}", dir.display())),
+    )
+}
+
+/// Runs case effects off the UI thread.
+pub struct Cases {
+    ws: std::sync::Arc<Workspace>,
+    tx: tokio::sync::mpsc::UnboundedSender<Action>,
+}
+
+impl Cases {
+    pub fn new(ws: &Workspace, tx: tokio::sync::mpsc::UnboundedSender<Action>) -> Self {
+        Self {
+            ws: std::sync::Arc::new(ws.clone()),
+            tx,
+        }
+    }
+
+    /// Must be called within the runtime.
+    pub fn suggest(&self, trace_id: String, now_ns: i64) {
+        let (ws, tx) = (self.ws.clone(), self.tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(suggest(&ws, trace_id, now_ns));
+        });
+    }
+
+    pub fn save(&self, case: Box<cases::Case>) {
+        let (ws, tx) = (self.ws.clone(), self.tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(save(&ws, &case));
+        });
+    }
+}
