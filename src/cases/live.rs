@@ -3,9 +3,8 @@
 
 use super::{Case, Observed, Verdict};
 use crate::config::Config;
-use crate::ingest::Extractor;
-use crate::model::{SpanKind, TraceRollup};
-use crate::replay::execution::parse_spans;
+use crate::model::SpanKind;
+use crate::replay::execution::Answer;
 use crate::store::replays::NewReplay;
 
 /// What the assertions read of a replay record; `Err` when it did not run to an answer
@@ -14,31 +13,14 @@ pub fn observed(config: &Config, rec: &NewReplay) -> Result<Observed, String> {
     if let Some(e) = &rec.error {
         return Err(e.clone());
     }
-    let extractor = Extractor::new(&config.versions, &config.detect);
-    let facts = rec
-        .spans
-        .as_deref()
-        .map(|s| parse_spans(&extractor, s))
-        .unwrap_or_default();
-    let rollup = TraceRollup::from_spans(&facts);
-    let refusal = match &rollup {
-        Some(r) => r.refusal,
-        None => rec
-            .output
-            .as_deref()
-            .is_some_and(|o| extractor.is_refusal_text(o)),
-    };
-    if rollup.as_ref().is_some_and(|r| r.error) {
-        let why = facts
-            .iter()
-            .find(|f| f.error && f.parent_span_id.is_none())
-            .and_then(|f| f.status_message.clone())
-            .unwrap_or_else(|| "the workflow reported an error".into());
+    let answer = Answer::read(config, rec.spans.as_deref(), rec.output.as_deref());
+    if let Some(why) = answer.workflow_error {
         return Err(why);
     }
+    let facts = answer.facts;
     Ok(Observed {
         output: rec.output.clone(),
-        refusal,
+        refusal: answer.refusal,
         tool_calls: facts
             .iter()
             .filter(|f| f.kind == SpanKind::Tool)

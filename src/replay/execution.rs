@@ -135,28 +135,8 @@ fn replay(conn: &Connection, config: &Config, row: ReplayRow) -> Result<Executio
     let sql = |e: rusqlite::Error| e.to_string();
     let fingerprint = replays::fingerprint(conn, &row.version_id).map_err(sql)?;
     let input = replays::trace_input(conn, row.trace_pk).map_err(sql)?;
-    let extractor = Extractor::new(&config.versions, &config.detect);
-    let facts = row
-        .spans
-        .as_deref()
-        .map(|s| parse_spans(&extractor, s))
-        .unwrap_or_default();
-    let rollup = TraceRollup::from_spans(&facts);
-    let refusal = match &rollup {
-        Some(r) => r.refusal,
-        None => row
-            .output
-            .as_deref()
-            .is_some_and(|o| extractor.is_refusal_text(o)),
-    };
-    let workflow_error = rollup.as_ref().filter(|r| r.error).map(|_| {
-        facts
-            .iter()
-            .find(|f| f.error && f.parent_span_id.is_none())
-            .and_then(|f| f.status_message.clone())
-            .unwrap_or_else(|| "the workflow reported an error".into())
-    });
-    let error = row.error.clone().or(workflow_error);
+    let answer = Answer::read(config, row.spans.as_deref(), row.output.as_deref());
+    let error = row.error.clone().or(answer.workflow_error);
     Ok(Execution {
         id: row.id,
         kind: "replay",
@@ -171,13 +151,50 @@ fn replay(conn: &Connection, config: &Config, row: ReplayRow) -> Result<Executio
         tokens_in: row.tokens_in,
         tokens_out: row.tokens_out,
         cost_usd: row.cost_usd,
-        refusal,
-        safety_events: rollup.as_ref().map_or(0, |r| r.safety_events),
+        refusal: answer.refusal,
+        safety_events: answer.safety_events,
         input,
         output: row.output,
         fingerprint,
-        spans: order_tree(facts),
+        spans: order_tree(answer.facts),
     })
+}
+
+/// What a replayed answer says of itself: its spans, whether it refused, safety events,
+/// and the workflow's own error (a failed root span). Shared by diffs and case checks.
+pub struct Answer {
+    pub facts: Vec<SpanFacts>,
+    pub refusal: bool,
+    pub safety_events: i64,
+    pub workflow_error: Option<String>,
+}
+
+impl Answer {
+    /// Reads the answer's OTLP/JSON spans, or judges the output text when it has none.
+    pub fn read(config: &Config, spans: Option<&str>, output: Option<&str>) -> Self {
+        let extractor = Extractor::new(&config.versions, &config.detect);
+        let facts = spans
+            .map(|s| parse_spans(&extractor, s))
+            .unwrap_or_default();
+        let rollup = TraceRollup::from_spans(&facts);
+        let refusal = match &rollup {
+            Some(r) => r.refusal,
+            None => output.is_some_and(|o| extractor.is_refusal_text(o)),
+        };
+        let workflow_error = rollup.as_ref().filter(|r| r.error).map(|_| {
+            facts
+                .iter()
+                .find(|f| f.error && f.parent_span_id.is_none())
+                .and_then(|f| f.status_message.clone())
+                .unwrap_or_else(|| "the workflow reported an error".into())
+        });
+        Self {
+            safety_events: rollup.as_ref().map_or(0, |r| r.safety_events),
+            facts,
+            refusal,
+            workflow_error,
+        }
+    }
 }
 
 /// The spans of an OTLP/JSON document, sorted by start; unreadable spans are skipped
