@@ -28,6 +28,18 @@ pub fn warn() -> Style {
     Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
 }
 
+/// A tab label's style: the current one stands out.
+pub fn tab(active: bool) -> Style {
+    if active {
+        Style::new()
+            .fg(Color::Black)
+            .bg(Color::Cyan)
+            .add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    }
+}
+
 /// Verdict colours, shared by the Drift pane and the Overview tiles.
 pub fn verdict(v: crate::drift::Verdict) -> Style {
     use crate::drift::Verdict;

@@ -422,15 +422,10 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
     }
     let mut tabs = Vec::new();
     for t in DiffTab::ALL {
-        let style = if t == d.tab {
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Cyan)
-                .add_modifier(Modifier::BOLD)
-        } else {
-            Style::new()
-        };
-        tabs.push(Span::styled(format!(" {} ", t.title()), style));
+        tabs.push(Span::styled(
+            format!(" {} ", t.title()),
+            widgets::tab(t == d.tab),
+        ));
         tabs.push(Span::styled("│", widgets::dim()));
     }
     tabs.push(Span::raw("  "));

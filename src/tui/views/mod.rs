@@ -53,15 +53,7 @@ fn overlays(s: &State, f: &mut Frame, areas: Areas) {
 fn header(s: &State, f: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     for (pane, _, label) in layout::tabs() {
-        let style = if pane == s.pane {
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Cyan)
-                .add_modifier(Modifier::BOLD)
-        } else {
-            Style::new()
-        };
-        spans.push(Span::styled(label, style));
+        spans.push(Span::styled(label, widgets::tab(pane == s.pane)));
         spans.push(Span::styled("│", widgets::dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
