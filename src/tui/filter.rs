@@ -217,23 +217,10 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::fixtures;
 
     fn version(rowid: i64, label: &str, id: &str) -> VersionRow {
-        VersionRow {
-            id: id.into(),
-            label: label.into(),
-            prompt_hash: None,
-            config_hash: None,
-            model: None,
-            index_version: None,
-            tools: Default::default(),
-            first_seen: None,
-            last_seen: None,
-            traces: 0,
-            rowid,
-            first_seen_ns: None,
-            last_seen_ns: None,
-        }
+        fixtures::version(rowid, label, id, 0)
     }
 
     #[test]

@@ -153,28 +153,11 @@ impl ListState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::fixtures;
 
     fn rows(from: i64, n: usize) -> Vec<TraceRow> {
         (0..n as i64)
-            .map(|i| TraceRow {
-                id: format!("{:032x}", from + i),
-                version: "v1".into(),
-                version_id: "x".into(),
-                name: "t".into(),
-                started_at: String::new(),
-                duration_ms: 1.0,
-                status: "ok",
-                refusal: false,
-                safety_events: 0,
-                tool_calls: 0,
-                tool_errors: 0,
-                tokens_in: 0,
-                tokens_out: 0,
-                cost_usd: 0.0,
-                source: "s".into(),
-                pk: 1_000_000 - from - i,
-                start_ns: 1_000_000 - from - i,
-            })
+            .map(|i| fixtures::trace_row(from + i, 1_000_000 - from - i))
             .collect()
     }
 

@@ -11,6 +11,8 @@ mod cases;
 pub mod data;
 mod driver;
 pub mod filter;
+#[cfg(test)]
+mod fixtures;
 pub mod headless;
 pub mod input;
 pub mod keymap;

@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 use super::*;
 use crate::store::query::{Buckets, TraceRow, VersionRow};
 use crate::tui::data::{OverviewData, PAGE_SIZE, Seek};
+use crate::tui::fixtures;
 use crate::tui::keymap::Keymap;
 use crate::workspace::Workspace;
 
@@ -26,44 +27,12 @@ fn state() -> State {
 }
 
 fn version(rowid: i64, label: &str) -> VersionRow {
-    VersionRow {
-        id: format!("{label:0>12}"),
-        label: label.into(),
-        prompt_hash: None,
-        config_hash: None,
-        model: None,
-        index_version: None,
-        tools: Default::default(),
-        first_seen: None,
-        last_seen: None,
-        traces: 1,
-        rowid,
-        first_seen_ns: None,
-        last_seen_ns: None,
-    }
+    fixtures::version(rowid, label, &format!("{label:0>12}"), 1)
 }
 
 fn rows(n: usize) -> Vec<TraceRow> {
     (0..n as i64)
-        .map(|i| TraceRow {
-            id: format!("{i:032x}"),
-            version: "v1".into(),
-            version_id: "x".into(),
-            name: "t".into(),
-            started_at: String::new(),
-            duration_ms: 1.0,
-            status: "ok",
-            refusal: false,
-            safety_events: 0,
-            tool_calls: 0,
-            tool_errors: 0,
-            tokens_in: 0,
-            tokens_out: 0,
-            cost_usd: 0.0,
-            source: "s".into(),
-            pk: 10_000 - i,
-            start_ns: 10_000 - i,
-        })
+        .map(|i| fixtures::trace_row(i, 10_000 - i))
         .collect()
 }
 
