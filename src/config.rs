@@ -30,6 +30,9 @@ pub struct Config {
     pub suite: Suite,
     /// The release gate's budgets (see [`crate::gate`]).
     pub gate: Gate,
+    /// Where traces and signals are pulled from (`[[source]]`, see [`crate::sources`]).
+    #[serde(rename = "source")]
+    pub sources: Vec<crate::sources::SourceConfig>,
 }
 
 /// What the release gate tolerates before it holds a candidate.
@@ -427,8 +430,47 @@ impl Config {
                 message: "unknown signal; `relops drift --list` names them".into(),
             });
         }
+        self.validate_sources(text, path)
+    }
+
+    /// Each source suits its kind, and names are unique.
+    fn validate_sources(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let problem = if !seen.insert(source.name.as_str()) {
+                Some(("name", format!("a second source named {:?}", source.name)))
+            } else {
+                source.check().err()
+            };
+            if let Some((key, message)) = problem {
+                let (line, column) = line_col(text, nth_source_offset(text, i));
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    key: format!("source[{i}].{key}"),
+                    message,
+                });
+            }
+        }
         Ok(())
     }
+}
+
+/// Where the `i`th `[[source]]` table starts (0 when it cannot be found).
+fn nth_source_offset(text: &str, i: usize) -> usize {
+    let mut offset = 0;
+    let mut seen = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with("[[source]]") {
+            if seen == i {
+                return offset;
+            }
+            seen += 1;
+        }
+        offset += line.len();
+    }
+    0
 }
 
 /// 1-based line and column of a byte offset.
@@ -520,5 +562,20 @@ mod tests {
             parse("[replay.targets.x]\nkind = \"http\"\nurl = \"http://h/{version}\"\n").unwrap();
         let t = &c.replay.targets["x"];
         assert_eq!((t.retries, t.response.output.as_str()), (2, "/output"));
+    }
+
+    #[test]
+    fn a_bad_source_is_named_with_its_line() {
+        let text = "[[source]]\nname = \"a\"\nkind = \"otlp-file\"\npath = \"x\"\n\n\
+                    [[source]]\nname = \"px\"\nkind = \"phoenix\"\nendpoint = \"http://h\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("relops.toml:6:1: source[1].project"), "{err}");
+    }
+
+    #[test]
+    fn source_names_are_unique() {
+        let one = "[[source]]\nname = \"a\"\nkind = \"otlp-file\"\npath = \"x\"\n";
+        let err = parse(&format!("{one}{one}")).unwrap_err().to_string();
+        assert!(err.contains("a second source named \"a\""), "{err}");
     }
 }

@@ -10,6 +10,7 @@ mod import;
 mod incident;
 mod inspect;
 mod replay;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,11 @@ pub enum Command {
         #[command(subcommand)]
         command: case::CaseCommand,
     },
+    /// Pull the configured sources into the cache: --once (exit 1 if any failed),
+    /// --watch, or --status.
+    Sync(sync::SyncArgs),
+    /// Check the config, the cache and every source; say what is wrong (exit 1).
+    Doctor,
 }
 
 /// Runs the command line; the process exit code.
@@ -113,6 +119,8 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Incident { command }) => done(incident::run(&open()?, &command)),
         Some(Command::Case { command }) => case::run(&open()?, &command),
         Some(Command::Gate(args)) => gate::run(&open()?, &args),
+        Some(Command::Sync(args)) => sync::run(&open()?, &args),
+        Some(Command::Doctor) => sync::doctor(&open()?),
     }
 }
 

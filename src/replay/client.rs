@@ -9,9 +9,7 @@ use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 
 use super::target::Call;
-
-/// The longest a `Retry-After` is honoured; beyond it the replay gives up waiting.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+use crate::http::{MAX_RETRY_AFTER, retry_after, root_cause as root, snippet};
 
 /// How one target is called.
 #[derive(Debug, Clone)]
@@ -139,40 +137,10 @@ async fn attempt(
     if status.is_success() {
         return Attempt::Done(Ok(body));
     }
-    let error = format!(
-        "HTTP {}: {}",
-        status.as_u16(),
-        crate::tui::widgets::clip(
-            &crate::tui::widgets::one_line(&String::from_utf8_lossy(&body)),
-            200
-        )
-    );
+    let error = format!("HTTP {}: {}", status.as_u16(), snippet(&body));
     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         Attempt::Retry(error, retry_after)
     } else {
         Attempt::Done(Err(error))
     }
-}
-
-/// `Retry-After` in seconds (the HTTP-date form falls back to the backoff).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// The innermost cause: reqwest's outer message ("error sending request") says little.
-fn root(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg = s.to_string();
-        source = s.source();
-    }
-    msg
 }

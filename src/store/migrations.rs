@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1_CORE];
+const MIGRATIONS: &[&str] = &[V1_CORE, V2_SYNC];
 
 /// The schema version this build writes.
 pub const LATEST: usize = MIGRATIONS.len();
@@ -248,6 +248,18 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"#;
+
+/// What the Sources view shows per source: outcomes and totals of its pulls.
+const V2_SYNC: &str = r#"
+ALTER TABLE sync_state ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_state ADD COLUMN last_attempt_ns INTEGER;
+ALTER TABLE sync_state ADD COLUMN last_success_ns INTEGER;
+ALTER TABLE sync_state ADD COLUMN last_error_ns INTEGER;
+ALTER TABLE sync_state ADD COLUMN rows_total INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_state ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_state ADD COLUMN rejected_total INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sync_state ADD COLUMN errors_total INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// Brings the schema up to date; returns the version reached.

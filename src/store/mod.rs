@@ -6,6 +6,7 @@
 mod migrations;
 pub mod query;
 pub mod replays;
+pub mod sync;
 pub mod versions;
 mod write;
 
@@ -99,4 +100,12 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         drop(open_writer(path)?);
     }
     Ok(conn)
+}
+
+/// An in-memory cache with the whole schema, for unit tests.
+#[cfg(test)]
+pub fn memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("sqlite opens in memory");
+    migrations::migrate(&mut conn).expect("the schema applies");
+    conn
 }

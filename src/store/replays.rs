@@ -175,8 +175,7 @@ mod tests {
 
     #[test]
     fn stores_and_reads_back_replays_newest_first() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn).unwrap();
+        let conn = crate::store::memory();
         let f = Fingerprint {
             label: Some("v2".into()),
             model: Some("m".into()),

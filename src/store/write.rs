@@ -62,6 +62,33 @@ impl Writer {
         source: &str,
         spans: Vec<SpanRecord>,
     ) -> rusqlite::Result<IngestCounts> {
+        self.ingest_then(source, spans, |_| Ok(()))
+    }
+
+    /// [`Writer::ingest`], then `then` in the same transaction: a sync cursor moves
+    /// only when the spans it covers commit with it.
+    pub fn ingest_then(
+        &mut self,
+        source: &str,
+        spans: Vec<SpanRecord>,
+        then: impl FnOnce(&Transaction) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<IngestCounts> {
+        let result = self.try_ingest(source, spans, then);
+        if result.is_err() {
+            // Rows created in the rolled-back transaction are gone: forget their ids.
+            self.versions.clear();
+            self.span_versions.clear();
+            self.resources.clear();
+        }
+        result
+    }
+
+    fn try_ingest(
+        &mut self,
+        source: &str,
+        spans: Vec<SpanRecord>,
+        then: impl FnOnce(&Transaction) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<IngestCounts> {
         let groups = group_by_trace(spans);
         let now = crate::clock::now_ns();
         let tx = self.conn.transaction()?;
@@ -74,8 +101,20 @@ impl Writer {
         for group in &groups {
             counts += ingest_trace(&tx, &mut cache, source, group, now)?;
         }
+        then(&tx)?;
         tx.commit()?;
         Ok(counts)
+    }
+
+    /// Runs `f` in a transaction of the writer connection.
+    pub fn transaction<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let tx = self.conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
     }
 }
 
@@ -401,9 +440,7 @@ mod tests {
     use crate::model::tests::span;
 
     fn writer() -> Writer {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::migrate(&mut conn).unwrap();
-        Writer::new(conn)
+        Writer::new(crate::store::memory())
     }
 
     fn record(trace: &str, facts: SpanFacts, hash: i64) -> SpanRecord {

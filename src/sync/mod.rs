@@ -1,0 +1,255 @@
+//! The sync engine: pulls every configured source into the cache, page by page.
+//!
+//! Each source runs as its own task, so one failing source never stops the others.
+//! A page's records and the cursor after it commit together (see [`committer`]); a
+//! failed pull records its error and leaves the cursor where it was, so the same page
+//! is asked for again; a cursor handed out twice in one pass stops the source.
+
+mod committer;
+pub mod status;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+pub use committer::Committer;
+
+use crate::config::Config;
+use crate::ingest::Extractor;
+use crate::sources::{self, PullContext, PullError, Source, SourceConfig};
+
+/// What happened, as it happens: for progress lines and the console.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A page committed.
+    Page {
+        source: String,
+        records: u64,
+        rows: u64,
+        rejected: u64,
+    },
+    /// The source has nothing more for now.
+    CaughtUp { source: String },
+    /// A pull failed; `retry_in` when the engine will try again.
+    Failed {
+        source: String,
+        error: String,
+        retry_in: Option<Duration>,
+    },
+}
+
+/// How one source's sync went.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceReport {
+    pub source: String,
+    pub kind: String,
+    pub ok: bool,
+    pub pages: u64,
+    /// Records pulled (re-read ones included).
+    pub records: u64,
+    /// Rows new or changed in the cache.
+    pub rows: u64,
+    pub rejected: u64,
+    /// The first few rejected records with their reasons.
+    pub rejections: Vec<String>,
+    pub error: Option<String>,
+    /// Why the source was not pulled (a receiver is pushed to).
+    pub skipped: Option<String>,
+}
+
+/// Rejections kept per report; the rest are counted.
+const MAX_REJECTIONS: usize = 20;
+
+/// Sources built from the config, or the reason each could not be.
+pub struct Sources {
+    pub pulled: Vec<Arc<dyn Source>>,
+    pub reports: Vec<SourceReport>,
+}
+
+impl Sources {
+    pub fn build(config: &Config) -> Self {
+        let mut pulled = Vec::new();
+        let mut reports = Vec::new();
+        for c in &config.sources {
+            match sources::build(c) {
+                Ok(Some(s)) => pulled.push(s),
+                Ok(None) => reports.push(SourceReport {
+                    skipped: Some(
+                        "a receiver: it is pushed to while `relops collect`, \
+                                   `relops sync --watch` or the console runs"
+                            .into(),
+                    ),
+                    ok: true,
+                    ..SourceReport::new(c)
+                }),
+                Err(e) => reports.push(SourceReport {
+                    error: Some(e),
+                    ..SourceReport::new(c)
+                }),
+            }
+        }
+        Self { pulled, reports }
+    }
+}
+
+impl SourceReport {
+    fn new(c: &SourceConfig) -> Self {
+        Self {
+            source: c.name.clone(),
+            kind: c.kind.as_str().to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Shared by every source task.
+#[derive(Clone)]
+pub struct Engine {
+    committer: Committer,
+    extractor: Arc<Extractor>,
+    events: Option<UnboundedSender<Event>>,
+}
+
+impl Engine {
+    pub fn new(
+        config: &Config,
+        committer: Committer,
+        events: Option<UnboundedSender<Event>>,
+    ) -> Self {
+        Self {
+            committer,
+            extractor: Arc::new(Extractor::new(&config.versions, &config.detect)),
+            events,
+        }
+    }
+
+    /// Pulls every source until it is caught up or fails; sources run concurrently.
+    pub async fn once(&self, sources: &Sources) -> Vec<SourceReport> {
+        let pulls = sources.pulled.iter().map(|s| self.catch_up(s.as_ref()));
+        let mut reports = futures::future::join_all(pulls).await;
+        reports.extend(sources.reports.iter().cloned());
+        reports.sort_by(|a, b| a.source.cmp(&b.source));
+        reports
+    }
+
+    /// Keeps every source caught up until `stop`: after a clean pass a source waits its
+    /// poll interval; after a failure, a backoff that doubles up to that interval.
+    pub async fn watch(&self, sources: &Sources, stop: CancellationToken) {
+        let tasks = sources.pulled.iter().map(|s| {
+            let (engine, source, stop) = (self.clone(), Arc::clone(s), stop.clone());
+            tokio::spawn(async move { engine.keep_up(source.as_ref(), stop).await })
+        });
+        futures::future::join_all(tasks).await;
+    }
+
+    async fn keep_up(&self, source: &dyn Source, stop: CancellationToken) {
+        let c = source.config();
+        let poll = Duration::from_secs(c.poll.as_secs().max(1));
+        let mut backoff = Duration::from_millis(c.backoff_ms.max(100));
+        loop {
+            let report = tokio::select! {
+                r = self.catch_up(source) => r,
+                () = stop.cancelled() => return,
+            };
+            let wait = if report.ok {
+                backoff = Duration::from_millis(c.backoff_ms.max(100));
+                poll
+            } else {
+                backoff = (backoff * 2).min(poll);
+                self.emit(Event::Failed {
+                    source: report.source.clone(),
+                    error: report.error.unwrap_or_default(),
+                    retry_in: Some(backoff),
+                });
+                backoff
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+
+    /// Pulls one source page after page until it says it is caught up.
+    async fn catch_up(&self, source: &dyn Source) -> SourceReport {
+        let c = source.config();
+        let kind = c.kind.as_str();
+        let mut report = SourceReport::new(c);
+        match self.pages(source, &mut report).await {
+            Ok(()) => report.ok = true,
+            Err(e) => {
+                let error = e.to_string();
+                self.committer.error(&c.name, kind, &error);
+                report.error = Some(error);
+            }
+        }
+        report
+    }
+
+    async fn pages(&self, source: &dyn Source, report: &mut SourceReport) -> Result<(), PullError> {
+        let c = source.config();
+        let mut seen = HashSet::new();
+        loop {
+            let cursor = self
+                .committer
+                .cursor(&c.name)
+                .await
+                .map_err(PullError::Unavailable)?;
+            let cx = PullContext {
+                extractor: Arc::clone(&self.extractor),
+                now_ns: crate::clock::now_ns(),
+            };
+            let page = source.pull(cursor.as_deref(), &cx).await?;
+            let more = page.more;
+            if more
+                && (cursor.as_deref() == Some(&page.cursor) || !seen.insert(page.cursor.clone()))
+            {
+                return Err(PullError::Looping(crate::tui::widgets::clip(
+                    &page.cursor,
+                    80,
+                )));
+            }
+            let rejected = page.rejected.len() as u64;
+            let room = MAX_REJECTIONS.saturating_sub(report.rejections.len());
+            report
+                .rejections
+                .extend(page.rejected.iter().take(room).cloned());
+            let empty = page.records.is_empty() && rejected == 0;
+            if empty && !more && cursor.as_deref() == Some(&page.cursor) {
+                self.committer.idle(&c.name, c.kind.as_str());
+            } else {
+                let done = self
+                    .committer
+                    .commit(&c.name, c.kind.as_str(), page)
+                    .await
+                    .map_err(PullError::Unavailable)?;
+                report.pages += 1;
+                report.records += done.records;
+                report.rows += done.rows;
+                report.rejected += rejected;
+                self.emit(Event::Page {
+                    source: c.name.clone(),
+                    records: done.records,
+                    rows: done.rows,
+                    rejected,
+                });
+            }
+            if !more {
+                self.emit(Event::CaughtUp {
+                    source: c.name.clone(),
+                });
+                return Ok(());
+            }
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(event);
+        }
+    }
+}
