@@ -181,6 +181,14 @@ pub fn doctor(ws: &Workspace) -> Result<u8> {
                 format!("{} ({traces} traces)", ws.db_path.display()),
             );
         }
+        Err(crate::store::StoreError::Missing { path }) => say(
+            true,
+            "cache",
+            format!(
+                "{} does not exist yet; `relops sync` creates it",
+                path.display()
+            ),
+        ),
         Err(e) => say(false, "cache", e.to_string()),
     }
     if ws.config.sources.is_empty() {

@@ -133,6 +133,7 @@ impl Phoenix {
 fn parts(span: Span) -> Result<SpanParts, String> {
     let mut attributes = Map::new();
     otlp_span::flatten_into("", &Value::Object(span.attributes), &mut attributes);
+    regroup(&mut attributes, "tool.parameters");
     if let Some(kind) = span.span_kind.filter(|k| !k.is_empty() && k != "UNKNOWN") {
         attributes
             .entry("openinference.span.kind")
@@ -159,6 +160,33 @@ fn parts(span: Span) -> Result<SpanParts, String> {
         attributes,
         events,
     })
+}
+
+/// Phoenix parses JSON-string attributes such as `tool.parameters` and flattens them
+/// (`tool.parameters.order_id`); the importer reads the arguments as one JSON text, so
+/// the keys are gathered back under their prefix.
+fn regroup(attributes: &mut Map<String, Value>, prefix: &str) {
+    if attributes.contains_key(prefix) {
+        return;
+    }
+    let dotted = format!("{prefix}.");
+    let keys: Vec<String> = attributes
+        .keys()
+        .filter(|k| k.starts_with(&dotted))
+        .cloned()
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    let mut object = Map::new();
+    for k in keys {
+        let v = attributes.remove(&k).expect("listed above");
+        object.insert(k[dotted.len()..].to_string(), v);
+    }
+    attributes.insert(
+        prefix.into(),
+        Value::String(Value::Object(object).to_string()),
+    );
 }
 
 /// RFC 3339 (Phoenix writes offsets such as `+00:00`) to Unix nanoseconds.
@@ -219,6 +247,24 @@ mod tests {
         assert_eq!(p.end_ns - p.start_ns, 1_500_000_000);
         assert!(p.error);
         assert_eq!(p.parent_id.as_deref(), Some("fedcba9876543210"));
+    }
+
+    #[test]
+    fn a_captured_phoenix_page_maps_tool_arguments_and_errors() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/phoenix/spans_page.json"
+        );
+        let page: SpansPage =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let tool = parts(serde_json::from_str(page.data[0].get()).unwrap()).unwrap();
+        assert_eq!(tool.attributes["tool.parameters"], r#"{"order_id":7}"#);
+        assert!(tool.error);
+        assert_eq!(tool.events[0].0, "exception");
+        let llm = parts(serde_json::from_str(page.data[1].get()).unwrap()).unwrap();
+        assert_eq!(llm.attributes["llm.token_count.prompt"], 12);
+        assert_eq!(llm.end_ns - llm.start_ns, 1_134_567_000);
+        assert_eq!(page.next_cursor.as_deref(), Some("U3Bhbjox"));
     }
 
     #[test]

@@ -94,3 +94,5 @@ pub fn serve_demo(dir: &Path) -> (Serving, String) {
     assert!(announced, "relops demo --serve never said it was serving");
     (serving, addr)
 }
+pub mod peers;
+pub mod scripted;
