@@ -376,3 +376,56 @@ fn esc_discards_the_case_draft() {
     assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
     assert_eq!(h.state.status.as_ref().unwrap().text, "case discarded");
 }
+
+/// A workspace with two sources: one synced, one failing since its last pull.
+#[test]
+fn sources_pane_shows_state_lag_and_the_last_error() {
+    use relops::store::{self, sync as state};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("relops.toml");
+    std::fs::write(
+        &config,
+        "[workspace]\nname = \"sources\"\ncache = \"cache.db\"\n\n\
+         [[source]]\nname = \"phoenix\"\nkind = \"phoenix\"\nendpoint = \"http://127.0.0.1:6006\"\nproject = \"support\"\n\n\
+         [[source]]\nname = \"metrics\"\nkind = \"prometheus\"\nendpoint = \"http://127.0.0.1:9090\"\nsignals = { up = \"up\" }\n",
+    )
+    .unwrap();
+    let now_ns = now().timestamp_nanos_opt().unwrap();
+    let min = 60_000_000_000;
+    let mut writer = store::open_writer(&dir.path().join("cache.db")).unwrap();
+    writer
+        .transaction(|tx| {
+            let progress = state::Progress {
+                source: "phoenix",
+                kind: "phoenix",
+                cursor: "{}",
+                high_water_ns: Some(now_ns - 3 * min),
+                rows: 1204,
+                rejected: 0,
+                now_ns: now_ns - min,
+            };
+            state::save_progress(tx, &progress)
+        })
+        .unwrap();
+    let refused = "HTTP 401: the credentials were refused; check the environment variables named in [source.auth]";
+    state::record_error(
+        writer.connection(),
+        "metrics",
+        "prometheus",
+        refused,
+        now_ns - 2 * min,
+    )
+    .unwrap();
+    drop(writer);
+
+    let ws = Workspace::open(Some(&config), None, false).unwrap();
+    let mut h = Headless::open(&ws, WIDTH, 16, now_ns).expect("console opens");
+    h.press("5");
+    insta::assert_snapshot!(stable(&h.render()));
+    h.press("1");
+    assert!(
+        h.render().contains("sources failing: metrics"),
+        "{}",
+        h.render()
+    );
+}

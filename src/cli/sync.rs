@@ -6,7 +6,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::sources::SourceKind;
 use crate::sync::status::{self, SourceStatus};
-use crate::sync::{Committer, Engine, Event, SourceReport, Sources};
+use crate::sync::{Committer, Engine, SourceReport, Sources};
+use crate::tui::widgets::age;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]
@@ -54,7 +55,7 @@ pub fn run(ws: &Workspace, args: &SyncArgs) -> Result<u8> {
     let engine = Engine::new(&config, Committer::start(&ws.db_path)?, Some(tx));
     let printer = std::thread::spawn(move || {
         while let Some(e) = rx.blocking_recv() {
-            eprintln!("{}", progress_line(&e));
+            eprintln!("{e}");
         }
     });
     let code = if args.watch {
@@ -72,11 +73,6 @@ pub fn run(ws: &Workspace, args: &SyncArgs) -> Result<u8> {
 }
 
 async fn watch(engine: &Engine, sources: &Sources) {
-    for r in &sources.reports {
-        if let Some(e) = &r.error {
-            eprintln!("{}: not started: {e}", r.source);
-        }
-    }
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     tokio::spawn(async move {
@@ -84,26 +80,6 @@ async fn watch(engine: &Engine, sources: &Sources) {
         on_signal.cancel();
     });
     engine.watch(sources, stop).await;
-}
-
-fn progress_line(e: &Event) -> String {
-    match e {
-        Event::Page {
-            source,
-            records,
-            rows,
-            rejected,
-        } => format!("{source}: +{records} records ({rows} new or changed, {rejected} rejected)"),
-        Event::CaughtUp { source } => format!("{source}: caught up"),
-        Event::Failed {
-            source,
-            error,
-            retry_in,
-        } => match retry_in {
-            Some(d) => format!("{source}: failed: {error}; retrying in {} s", d.as_secs()),
-            None => format!("{source}: failed: {error}"),
-        },
-    }
 }
 
 fn print_reports(reports: &[SourceReport], json: bool) -> Result<()> {
@@ -129,17 +105,18 @@ fn print_reports(reports: &[SourceReport], json: bool) -> Result<()> {
 
 fn show_status(ws: &Workspace, config: &crate::config::Config, json: bool) -> Result<u8> {
     let conn = crate::store::open_reader(&ws.db_path)?;
-    let rows = status::statuses(config, &conn, crate::clock::now_ns())?;
+    let now = crate::clock::now_ns();
+    let rows = status::statuses(config, &conn, now)?;
     if json {
         super::print_json(&rows)?;
     } else {
-        print_status(&rows);
+        print_status(&rows, now);
     }
     Ok(0)
 }
 
-fn print_status(rows: &[SourceStatus]) {
-    let age = |s: Option<i64>| s.map_or_else(|| "-".to_string(), status::age);
+fn print_status(rows: &[SourceStatus], now: i64) {
+    let age = |t: Option<i64>| t.map_or_else(|| "-".to_string(), |t| age(t, now));
     println!(
         "{:<16} {:<11} {:<14} {:>8} {:>8} {:>10}  LAST ERROR",
         "SOURCE", "KIND", "STATE", "SUCCESS", "LAG", "ROWS"
@@ -150,8 +127,8 @@ fn print_status(rows: &[SourceStatus]) {
             r.source,
             r.kind,
             r.health.as_str(),
-            age(r.since_success_secs),
-            age(r.lag_secs),
+            age(r.state.last_success_ns),
+            age(r.state.high_water_ns),
             r.state.rows_total,
             r.state.last_error.as_deref().unwrap_or("")
         );

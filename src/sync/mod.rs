@@ -42,6 +42,33 @@ pub enum Event {
     },
 }
 
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Page {
+                source,
+                records,
+                rows,
+                rejected,
+            } => write!(
+                f,
+                "{source}: +{records} records ({rows} new or changed, {rejected} rejected)"
+            ),
+            Event::CaughtUp { source } => write!(f, "{source}: caught up"),
+            Event::Failed {
+                source,
+                error,
+                retry_in: Some(d),
+            } => write!(
+                f,
+                "{source}: failed: {error}; retrying in {} s",
+                d.as_secs()
+            ),
+            Event::Failed { source, error, .. } => write!(f, "{source}: failed: {error}"),
+        }
+    }
+}
+
 /// How one source's sync went.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SourceReport {
@@ -129,6 +156,7 @@ impl Engine {
 
     /// Pulls every source until it is caught up or fails; sources run concurrently.
     pub async fn once(&self, sources: &Sources) -> Vec<SourceReport> {
+        self.record_unbuilt(sources);
         let pulls = sources.pulled.iter().map(|s| self.catch_up(s.as_ref()));
         let mut reports = futures::future::join_all(pulls).await;
         reports.extend(sources.reports.iter().cloned());
@@ -139,11 +167,27 @@ impl Engine {
     /// Keeps every source caught up until `stop`: after a clean pass a source waits its
     /// poll interval; after a failure, a backoff that doubles up to that interval.
     pub async fn watch(&self, sources: &Sources, stop: CancellationToken) {
+        self.record_unbuilt(sources);
         let tasks = sources.pulled.iter().map(|s| {
             let (engine, source, stop) = (self.clone(), Arc::clone(s), stop.clone());
             tokio::spawn(async move { engine.keep_up(source.as_ref(), stop).await })
         });
         futures::future::join_all(tasks).await;
+    }
+
+    /// A source that could not be built (a missing variable, say) is failing too: the
+    /// Sources view and `--status` must say so, not "never synced".
+    fn record_unbuilt(&self, sources: &Sources) {
+        for r in &sources.reports {
+            if let Some(error) = &r.error {
+                self.committer.error(&r.source, &r.kind, error);
+                self.emit(Event::Failed {
+                    source: r.source.clone(),
+                    error: error.clone(),
+                    retry_in: None,
+                });
+            }
+        }
     }
 
     async fn keep_up(&self, source: &dyn Source, stop: CancellationToken) {

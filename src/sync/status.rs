@@ -33,7 +33,7 @@ impl Health {
 }
 
 /// One row of the Sources view and of `relops sync --status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceStatus {
     pub source: String,
     pub kind: String,
@@ -89,16 +89,6 @@ fn status(state: SourceState, kind: String, health: Option<Health>, now_ns: i64)
     }
 }
 
-/// "12s", "4m", "3h", "2d": an age at a glance.
-pub fn age(secs: i64) -> String {
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,13 +116,5 @@ mod tests {
             ]
         );
         assert_eq!(s[0].state.last_error.as_deref(), Some("no such file"));
-    }
-
-    #[test]
-    fn ages_read_at_a_glance() {
-        assert_eq!(
-            [age(5), age(600), age(10_800), age(400_000)],
-            ["5s", "10m", "3h", "4d"]
-        );
     }
 }

@@ -12,10 +12,17 @@ pub enum Pane {
     Traces,
     Drift,
     Diff,
+    Sources,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 4] = [Pane::Overview, Pane::Traces, Pane::Drift, Pane::Diff];
+    pub const ALL: [Pane; 5] = [
+        Pane::Overview,
+        Pane::Traces,
+        Pane::Drift,
+        Pane::Diff,
+        Pane::Sources,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -23,6 +30,7 @@ impl Pane {
             Pane::Traces => "Traces",
             Pane::Drift => "Drift",
             Pane::Diff => "Diff",
+            Pane::Sources => "Sources",
         }
     }
 
@@ -87,6 +95,8 @@ pub enum Action {
     Tick(i64),
     /// The periodic poll for new data (the live feed).
     AutoRefresh,
+    /// The background sync engine reported.
+    Synced(crate::sync::Event),
     Loaded(Loaded),
     // Replay and diff.
     /// `r`: pick a version to replay the selected trace on.
@@ -191,6 +201,11 @@ pub const COMMANDS: &[Command] = &[
         true,
     ),
     cmd("diff-view", "show the Diff pane", true),
+    cmd(
+        "sources",
+        "show the Sources pane: sync state per source",
+        true,
+    ),
     // Writes a case file into the suite directory (the user's repository).
     Command {
         name: "case",
@@ -254,6 +269,7 @@ impl Action {
             "replay" => Action::PickReplay,
             "diff" => Action::DiffLatest,
             "diff-view" => Action::ShowPane(Pane::Diff),
+            "sources" => Action::ShowPane(Pane::Sources),
             "case" => Action::NewCase,
             "toggle" => Action::Toggle,
             "next-change" => Action::DiffNext,
@@ -281,6 +297,7 @@ impl Action {
             Action::PickReplay | Action::Replay { .. } => "replay",
             Action::DiffLatest => "diff",
             Action::ShowPane(Pane::Diff) => "diff-view",
+            Action::ShowPane(Pane::Sources) => "sources",
             Action::NewCase => "case",
             _ => return None,
         };
@@ -312,9 +329,9 @@ mod tests {
     #[test]
     fn pane_cycle_wraps() {
         assert_eq!(Pane::Overview.cycle(1), Pane::Traces);
-        assert_eq!(Pane::Overview.cycle(-1), Pane::Diff);
+        assert_eq!(Pane::Overview.cycle(-1), Pane::Sources);
         assert_eq!(Pane::Drift.cycle(1), Pane::Diff);
-        assert_eq!(Pane::Diff.cycle(1), Pane::Overview);
+        assert_eq!(Pane::Sources.cycle(1), Pane::Overview);
     }
 
     #[test]

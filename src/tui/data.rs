@@ -25,6 +25,8 @@ pub enum Request {
     Overview {
         window_ns: i64,
         buckets: usize,
+        /// Names the configured sources, whose sync state comes along.
+        config: SharedConfig,
     },
     /// Takes a new snapshot of the list and loads its first page.
     Rebase {
@@ -151,6 +153,8 @@ pub struct OverviewData {
     pub versions: Vec<VersionRow>,
     /// Per version row id, only versions with traffic in the window.
     pub series: BTreeMap<i64, Buckets>,
+    /// Each configured source's sync state, from the cache.
+    pub sources: Vec<crate::sync::status::SourceStatus>,
 }
 
 impl Request {
@@ -178,8 +182,14 @@ pub fn execute(conn: &Connection, req: &Request) -> Loaded {
 
 fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
     Ok(match req {
-        Request::Overview { window_ns, buckets } => {
-            Loaded::Overview(Box::new(overview(conn, *window_ns, *buckets)?))
+        Request::Overview {
+            window_ns,
+            buckets,
+            config,
+        } => {
+            let mut data = overview(conn, *window_ns, *buckets)?;
+            data.sources = crate::sync::status::statuses(&config.0, conn, crate::clock::now_ns())?;
+            Loaded::Overview(Box::new(data))
         }
         Request::Rebase { generation, filter } => {
             let max_pk = query::max_pk(conn)?;

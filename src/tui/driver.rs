@@ -18,6 +18,7 @@ use super::keymap::Keymap;
 use super::loader::Loader;
 use super::replays::Replays;
 use super::state::State;
+use super::sync::BackgroundSync;
 use super::terminal::{self, Term};
 use super::{input, update, views};
 use crate::clock;
@@ -48,7 +49,8 @@ async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let loader = Loader::spawn(&ws.db_path, tx.clone());
     let cases = Cases::new(ws, tx.clone());
-    let replays = Replays::new(ws, tx);
+    let replays = Replays::new(ws, tx.clone());
+    let _sync = BackgroundSync::start(ws, tx);
     let fx = Fx {
         loader: &loader,
         replays: &replays,

@@ -158,6 +158,7 @@ fn work(db: &Path, shared: &Shared, tx: &UnboundedSender<Action>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::data::SharedConfig;
 
     #[test]
     fn newer_request_replaces_the_queued_one() {
@@ -171,6 +172,7 @@ mod tests {
         lane.submit(Request::Overview {
             window_ns: 1,
             buckets: 1,
+            config: SharedConfig(Default::default()),
         });
         lane.submit(detail("a"));
         lane.submit(detail("b"));
@@ -209,6 +211,7 @@ mod tests {
             Request::Overview {
                 window_ns: 1,
                 buckets: 1,
+                config: SharedConfig(Default::default()),
             },
             Request::Count {
                 generation: 0,

@@ -23,6 +23,7 @@ pub mod palette;
 mod replays;
 pub mod signals;
 pub mod state;
+mod sync;
 mod terminal;
 pub mod update;
 pub mod views;

@@ -157,6 +157,8 @@ pub struct State {
     pub diff: DiffState,
     /// Replays started and not finished yet.
     pub replays_running: usize,
+    /// What the background sync engine said lately, newest last.
+    pub sync_log: std::collections::VecDeque<String>,
     /// Read by the loader for diffs (refusal and safety detection rules).
     pub config: super::data::SharedConfig,
     pub status: Option<Status>,
@@ -181,6 +183,7 @@ impl State {
             drift: DriftState::default(),
             diff: DiffState::default(),
             replays_running: 0,
+            sync_log: Default::default(),
             config: super::data::SharedConfig(Arc::new(ws.config.clone())),
             status: None,
             quit: false,
@@ -199,6 +202,7 @@ impl State {
             (Overlay::None, Pane::Traces, None) => vec![Mode::Traces, Mode::Global],
             (Overlay::None, Pane::Overview, _) => vec![Mode::Overview, Mode::Global],
             (Overlay::None, Pane::Drift, _) => vec![Mode::Drift, Mode::Global],
+            (Overlay::None, Pane::Sources, _) => vec![Mode::Global],
         }
     }
 

@@ -51,6 +51,7 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
             move_list(s, Move::By(0))
         }
         Action::AutoRefresh => auto_refresh(s),
+        Action::Synced(event) => synced(s, event),
         Action::Refresh => refresh(s),
         Action::Loaded(l) => loaded(s, l),
         Action::Insert(_)
@@ -100,6 +101,7 @@ fn overview_request(s: &State) -> Effect {
     Effect::Load(Request::Overview {
         window_ns: s.window.as_nanos(),
         buckets: s.buckets,
+        config: s.config.clone(),
     })
 }
 
@@ -136,6 +138,24 @@ fn auto_refresh(s: &mut State) -> Vec<Effect> {
         }));
     }
     fx
+}
+
+/// Lines of the sync log the Sources pane keeps.
+const SYNC_LOG: usize = 200;
+
+/// The sync engine committed or failed: log it, and after a page, reload the
+/// overview so the Sources rows and the numbers follow.
+fn synced(s: &mut State, event: crate::sync::Event) -> Vec<Effect> {
+    let page = matches!(event, crate::sync::Event::Page { .. });
+    s.sync_log.push_back(event.to_string());
+    while s.sync_log.len() > SYNC_LOG {
+        s.sync_log.pop_front();
+    }
+    if page {
+        vec![overview_request(s)]
+    } else {
+        Vec::new()
+    }
 }
 
 fn refresh(s: &mut State) -> Vec<Effect> {
@@ -277,6 +297,7 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
             s.drift.selected = moved(s.drift.selected, m, 5, drift::count(s));
             Vec::new()
         }
+        (Overlay::None, Pane::Sources) => Vec::new(),
         (Overlay::None, Pane::Traces) => match &mut s.detail {
             Some(d) => {
                 let width = layout::inner(layout::areas(s.size).body).width as usize;
@@ -340,7 +361,7 @@ fn open_selection(s: &mut State) -> Vec<Effect> {
             Some(filter) => apply_filter(s, &filter),
             None => Vec::new(),
         },
-        Pane::Diff => Vec::new(),
+        Pane::Diff | Pane::Sources => Vec::new(),
         Pane::Traces => {
             let Some(row) = s.list.selected_row() else {
                 return Vec::new();

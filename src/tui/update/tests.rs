@@ -264,6 +264,8 @@ fn tab_cycles_panes_and_numbers_jump() {
     let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Diff);
     let _ = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Sources);
+    let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Overview);
     let _ = update(&mut s, Action::ShowPane(Pane::Traces));
     assert_eq!(s.pane, Pane::Traces);
@@ -548,4 +550,34 @@ fn d_without_a_replay_says_so_and_stays_on_the_trace() {
     );
     assert_eq!(s.pane, Pane::Traces);
     assert!(s.status.as_ref().unwrap().text.contains("no replay yet"));
+}
+
+#[test]
+fn sync_events_are_logged_and_a_page_reloads_the_overview() {
+    let mut s = state();
+    let page = crate::sync::Event::Page {
+        source: "px".into(),
+        records: 3,
+        rows: 3,
+        rejected: 0,
+    };
+    let fx = update(&mut s, Action::Synced(page));
+    assert!(
+        matches!(fx[..], [Effect::Load(Request::Overview { .. })]),
+        "{fx:?}"
+    );
+    let idle = crate::sync::Event::CaughtUp {
+        source: "px".into(),
+    };
+    assert!(update(&mut s, Action::Synced(idle)).is_empty());
+    assert_eq!(s.sync_log.back().map(String::as_str), Some("px: caught up"));
+    for _ in 0..300 {
+        let _ = update(
+            &mut s,
+            Action::Synced(crate::sync::Event::CaughtUp {
+                source: "px".into(),
+            }),
+        );
+    }
+    assert_eq!(s.sync_log.len(), 200, "the log keeps the latest lines only");
 }

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod help;
 pub mod overview;
 pub mod palette;
+pub mod sources;
 pub mod traces;
 
 use ratatui::Frame;
@@ -33,6 +34,7 @@ pub fn draw(s: &State, f: &mut Frame) {
         (Pane::Traces, Some(d)) => detail::draw(d, f, areas.body),
         (Pane::Drift, _) => drift::draw(s, f, areas.body),
         (Pane::Diff, _) => diff::draw(s, f, areas.body),
+        (Pane::Sources, _) => sources::draw(s, f, areas.body),
     }
     status(s, f, areas.status);
     footer(s, f, areas.footer);

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table};
 use crate::clock::rfc3339;
 use crate::drift::{DriftReport, SignalReport};
 use crate::store::query::{Buckets, VersionRow};
+use crate::sync::status::{Health, SourceStatus};
 use crate::tui::data::OverviewData;
 use crate::tui::signals::{MIN_SAMPLE, SIGNALS, Signal, Unit, traffic_share};
 use crate::tui::state::State;
@@ -60,13 +61,16 @@ fn title(s: &State) -> String {
 }
 
 fn empty_text(data: &OverviewData) -> Vec<Line<'static>> {
-    if data.total == 0 {
-        return vec![
+    let mut lines = if data.total == 0 {
+        vec![
             Line::raw("No traces in the cache yet."),
             Line::raw("Import some with `relops import FILE`, or try `relops demo`."),
-        ];
-    }
-    vec![Line::raw("No version served traffic in the window.")]
+        ]
+    } else {
+        vec![Line::raw("No version served traffic in the window.")]
+    };
+    lines.extend(sources_summary(&data.sources).map(Line::from));
+    lines
 }
 
 /// `newest trace 3m ago · imported 3m ago · 12,345 traces` (stale in the warning colour).
@@ -85,7 +89,28 @@ fn freshness_line(s: &State, data: &OverviewData) -> Line<'static> {
         ),
         widgets::dim(),
     ));
+    spans.extend(sources_summary(&data.sources));
     Line::from(spans)
+}
+
+/// ` · sources ok (2)`, or the failing ones by name, loud: the operator should know
+/// when what they read has stopped arriving.
+fn sources_summary(sources: &[SourceStatus]) -> Option<Span<'static>> {
+    if sources.is_empty() {
+        return None;
+    }
+    let failing: Vec<&str> = sources
+        .iter()
+        .filter(|s| s.health == Health::Failing)
+        .map(|s| s.source.as_str())
+        .collect();
+    Some(match failing.is_empty() {
+        true => Span::styled(format!(" · sources ok ({})", sources.len()), widgets::dim()),
+        false => Span::styled(
+            format!(" · sources failing: {} (5 shows why)", failing.join(", ")),
+            widgets::bad(),
+        ),
+    })
 }
 
 fn versions_table(
