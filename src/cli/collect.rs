@@ -95,7 +95,8 @@ async fn stop_signal() {
 async fn report_progress(stats: std::sync::Arc<collect::Stats>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.tick().await;
-    let mut before = stats.snapshot();
+    // From zero, not a first snapshot: requests that beat this task to it still count.
+    let mut before = ReceiverStats::default();
     let mut since = Instant::now();
     loop {
         ticks.tick().await;
