@@ -3,6 +3,7 @@
 pub mod cases;
 pub mod cli;
 pub mod clock;
+pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod drift;

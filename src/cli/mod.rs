@@ -4,6 +4,7 @@
 //! 0 on success or 2 on error (`replay`: 1 when some replays failed and others ran).
 
 mod case;
+mod collect;
 mod drift;
 mod gate;
 mod import;
@@ -46,6 +47,8 @@ pub enum Command {
     Tui,
     /// Import OTLP/JSON trace exports into the cache.
     Import(import::ImportArgs),
+    /// Receive traces over OTLP/HTTP (POST /v1/traces) into the cache until stopped.
+    Collect(collect::CollectArgs),
     /// List versions with their fingerprints.
     Versions(inspect::VersionsArgs),
     /// List traces, newest first.
@@ -109,6 +112,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         None | Some(Command::Tui) => done(crate::tui::run(open()?)),
         Some(Command::Import(args)) => done(import::run(&open()?, &args)),
+        Some(Command::Collect(args)) => done(collect::run(&open()?, &args)),
         Some(Command::Versions(args)) => done(inspect::versions(&open()?, &args)),
         Some(Command::Traces(args)) => done(inspect::traces(&open()?, &args)),
         Some(Command::Trace { command }) => done(inspect::trace(&open()?, &command)),

@@ -1,70 +1,112 @@
 //! The live feed: keeps production traffic arriving while the demo console is open.
 //!
-//! A thread of its own owns a writer connection and imports a few traces a second
-//! through the same importer as files use, so the console's refresh shows them.
+//! The demo runs the OTLP/HTTP receiver ([`crate::collect`]) on a loopback port, and the
+//! feed posts a few traces a second to it as OTLP/JSON, the way an application's
+//! exporter would: the demo exercises the same path as real traffic.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use color_eyre::eyre::Result;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::traffic::{self, CANARY_SHARE};
 use super::workflow;
-use crate::config::Config;
-use crate::ingest::Importer;
-use crate::store::{self, Writer};
+use crate::collect::{self, Options, Receiver, ReceiverStats};
+use crate::store;
 use crate::workspace::Workspace;
 
 const TICK: Duration = Duration::from_millis(1000);
 
-/// A running feed; stops when told or dropped.
+/// The receiver and the feed posting to it; both stop when told or dropped.
 pub struct LiveFeed {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+    stats: Arc<collect::Stats>,
+    stop_feed: CancellationToken,
+    stop_receiver: CancellationToken,
+    feed: Option<JoinHandle<()>>,
+    receiver: Option<JoinHandle<std::io::Result<ReceiverStats>>>,
 }
 
 impl LiveFeed {
-    pub fn start(ws: &Workspace, seed: u64) -> Result<Self> {
+    /// Starts the receiver on a free loopback port and the feed, both on `runtime`.
+    pub fn start(runtime: &Runtime, ws: &Workspace, seed: u64) -> Result<Self> {
         let writer = store::open_writer(&ws.db_path)?;
-        let config = ws.config.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("relops-live-feed".into())
-            .spawn(move || run(writer, &config, seed, &flag))?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        let options = Options {
+            source: super::SOURCE.to_string(),
+            ..Options::default()
+        };
+        let receiver = Receiver::new(writer, &ws.config, options);
+        let stats = receiver.stats();
+        let stop_receiver = CancellationToken::new();
+        let receiver =
+            runtime.spawn(receiver.serve(listener, stop_receiver.clone().cancelled_owned()));
+        let stop_feed = CancellationToken::new();
+        let url = format!("http://{addr}/v1/traces");
+        let feed = runtime.spawn(run(url, seed, stop_feed.clone()));
         Ok(Self {
-            stop,
-            thread: Some(thread),
+            addr,
+            stats,
+            stop_feed,
+            stop_receiver,
+            feed: Some(feed),
+            receiver: Some(receiver),
         })
     }
 
-    pub fn stop(mut self) {
-        self.halt();
+    /// Where the receiver listens; other exporters may send to it too.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/v1/traces", self.addr)
     }
 
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+    /// The receiver's counters.
+    pub fn stats(&self) -> Arc<collect::Stats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Stops the feed, then the receiver once what it accepted is committed.
+    pub fn stop(mut self, runtime: &Runtime) {
+        self.stop_feed.cancel();
+        if let Some(feed) = self.feed.take() {
+            let _ = runtime.block_on(feed);
+        }
+        self.stop_receiver.cancel();
+        if let Some(receiver) = self.receiver.take() {
+            let _ = runtime.block_on(receiver);
         }
     }
 }
 
 impl Drop for LiveFeed {
     fn drop(&mut self) {
-        self.halt();
+        self.stop_feed.cancel();
+        self.stop_receiver.cancel();
     }
 }
 
-fn run(mut writer: Writer, config: &Config, seed: u64, stop: &AtomicBool) {
+async fn run(url: String, seed: u64, stop: CancellationToken) {
+    // Loopback only: no proxy from the environment.
+    let Ok(client) = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+    else {
+        return;
+    };
     // A seed of its own per start, so reopening the demo adds new traces.
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ crate::clock::now_ns() as u64);
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(TICK);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(TICK) => {}
+        }
         let now = crate::clock::now_ns();
         let n = rng.random_range(1..=5);
         let requests: Vec<traffic::Request> = (0..n)
@@ -78,12 +120,16 @@ fn run(mut writer: Writer, config: &Config, seed: u64, stop: &AtomicBool) {
                 traffic::request(&mut rng, release, now - i * 150_000_000)
             })
             .collect();
-        let mut line = Vec::new();
-        if traffic::write_line(&mut line, &mut rng, &requests).is_err() {
+        let mut body = Vec::new();
+        if traffic::write_line(&mut body, &mut rng, &requests).is_err() {
             continue;
         }
-        let mut importer = Importer::new(&mut writer, config, super::SOURCE);
-        // A failed write (e.g. the cache is locked for a moment) only skips this tick.
-        let _ = importer.import_reader(line.as_slice(), "live feed");
+        // A refused or failed post (the cache busy for a moment) only skips this tick.
+        let _ = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
     }
 }

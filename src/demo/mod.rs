@@ -268,11 +268,13 @@ pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
             None
         }
     };
-    let feed = LiveFeed::start(&ws, opts.seed)?;
+    let feed = LiveFeed::start(&runtime, &ws, opts.seed)?;
     let outcome = if args.serve {
         eprintln!(
-            "relops demo: workflow server on http://{} and live feed running; Ctrl-C stops",
-            report.server
+            "relops demo: workflow server on http://{}, live feed posting to the OTLP/HTTP \
+             receiver on {}; Ctrl-C stops",
+            report.server,
+            feed.endpoint()
         );
         runtime
             .block_on(tokio::signal::ctrl_c())
@@ -280,7 +282,7 @@ pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
     } else {
         crate::tui::run(ws)
     };
-    feed.stop();
+    feed.stop(&runtime);
     if let Some(s) = server {
         s.abort();
     }

@@ -9,7 +9,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 
 use serde::Serialize;
 
-pub use semconv::{Extractor, Resource, SpanRecord};
+pub use semconv::{Extractor, Resource, SpanRecord, content_hash};
 
 use crate::config::Config;
 use crate::otlp::{Batch, DocumentReader};

@@ -99,6 +99,17 @@ impl Extractor {
     /// Parses one raw span of a batch; the error says what is wrong with it.
     pub fn record(&self, resource: &Arc<Resource>, raw: &str) -> Result<SpanRecord, String> {
         let span: otlp::Span = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+        self.record_span(resource, span, content_hash(resource, raw.as_bytes()))
+    }
+
+    /// Turns a span already decoded (from JSON or protobuf) into a record; `content_hash`
+    /// comes from [`content_hash`] over the span's encoded bytes.
+    pub fn record_span(
+        &self,
+        resource: &Arc<Resource>,
+        span: otlp::Span,
+        content_hash: i64,
+    ) -> Result<SpanRecord, String> {
         let trace_id = normalise_id(&span.trace_id, 32).ok_or("traceId is not 32 hex digits")?;
         let span_id = normalise_id(&span.span_id, 16).ok_or("spanId is not 16 hex digits")?;
         let parent = span
@@ -164,7 +175,7 @@ impl Extractor {
             facts,
             attributes: Value::Object(attrs).to_string(),
             resource: Arc::clone(resource),
-            content_hash: content_hash(resource, raw),
+            content_hash,
         })
     }
 
@@ -390,12 +401,14 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn content_hash(resource: &Resource, raw: &str) -> i64 {
+/// Hash of a span's encoded bytes and its resource: a span sent again unchanged (same
+/// encoding, same bytes) is recognised and not rewritten.
+pub fn content_hash(resource: &Resource, raw: &[u8]) -> i64 {
     // SHA-256 rather than std's hasher: the value is persisted and must not change
     // between Rust releases.
     let mut h = Sha256::new();
     h.update(resource.digest);
-    h.update(raw.as_bytes());
+    h.update(raw);
     let d = h.finalize();
     i64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
 }
