@@ -542,10 +542,10 @@ async fn health(UrlPath(scenario): UrlPath<String>) -> Response {
     axum::Json(json!({"version": "3.120.0", "status": "OK"})).into_response()
 }
 
-fn window(q: &HashMap<String, String>, from: &str, to: &str) -> Result<(i64, i64), Response> {
+fn window(q: &HashMap<String, String>, from: &str, to: &str) -> Result<(i64, i64), String> {
     let read = |k: &str| {
         q.get(k)
-            .map(|s| parse_iso(s).ok_or_else(|| bad_request(format!("{k}: not a datetime"))))
+            .map(|s| parse_iso(s).ok_or_else(|| format!("{k}: not a datetime")))
             .transpose()
     };
     Ok((
@@ -554,11 +554,11 @@ fn window(q: &HashMap<String, String>, from: &str, to: &str) -> Result<(i64, i64
     ))
 }
 
-fn limit(q: &HashMap<String, String>, max: usize) -> Result<usize, Response> {
+fn limit(q: &HashMap<String, String>, max: usize) -> Result<usize, String> {
     match q.get("limit").map(|l| l.parse::<usize>()) {
         None => Ok(50),
         Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(bad_request(format!("limit must be 1..={max}"))),
+        _ => Err(format!("limit must be 1..={max}")),
     }
 }
 
@@ -582,11 +582,11 @@ async fn observations(
     }
     let (from, to) = match window(&q, "fromStartTime", "toStartTime") {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let limit = match limit(&q, 1000) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let mut rows: Vec<&Obs> = data()
         .obs
@@ -641,11 +641,11 @@ async fn traces(UrlPath(scenario): UrlPath<String>, headers: HeaderMap, Query(q)
     }
     let (from, to) = match window(&q, "fromTimestamp", "toTimestamp") {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let limit = match limit(&q, 100) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let page: usize = match q.get("page").map(|p| p.parse()) {
         None => 1,
