@@ -6,6 +6,7 @@
 
 mod config;
 mod fetch;
+mod langfuse;
 mod otlp_file;
 pub mod otlp_span;
 mod phoenix;
@@ -106,7 +107,8 @@ pub fn build(config: &SourceConfig) -> Result<Option<Arc<dyn Source>>, String> {
         SourceKind::Phoenix => Arc::new(phoenix::Phoenix::new(config)?),
         SourceKind::OtlpFile => Arc::new(otlp_file::OtlpFile::new(config)),
         SourceKind::OtlpHttp => return Ok(None),
-        SourceKind::Langfuse | SourceKind::Prometheus => {
+        SourceKind::Langfuse => Arc::new(langfuse::Langfuse::new(config)?),
+        SourceKind::Prometheus => {
             return Err(format!(
                 "{} sources are not built yet",
                 config.kind.as_str()
