@@ -267,3 +267,50 @@ fn doctor_says_what_is_wrong() {
     );
     assert!(!text.contains("t0k3n"), "{text}");
 }
+
+#[test]
+fn an_otlp_http_source_receives_while_sync_watches() {
+    let (_dir, config) = workspace();
+    let port = common::peers::free_port();
+    let text = format!(
+        "[workspace]\ncache = \"cache.db\"\n\n[[source]]\nname = \"push\"\nkind = \"otlp-http\"\n\
+         listen = \"127.0.0.1:{port}\"\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut watch = std::process::Command::new(assert_cmd::cargo::cargo_bin("relops"))
+        .args(["--config", config.to_str().unwrap(), "sync", "--watch"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let body = json!({"resourceSpans": [{"resource": {"attributes": [
+            {"key": "service.version", "value": {"stringValue": "v9"}}]},
+        "scopeSpans": [{"spans": [{"traceId": "ab".repeat(16), "spanId": "cd".repeat(8),
+            "name": "turn", "startTimeUnixNano": "1795000000000000000",
+            "endTimeUnixNano": "1795000001000000000"}]}]}]});
+    let client = reqwest::blocking::Client::new();
+    let url = format!("http://127.0.0.1:{port}/v1/traces");
+    let sent = (0..100).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        client
+            .post(&url)
+            .json(&body)
+            .send()
+            .ok()
+            .filter(|r| r.status().is_success())
+    });
+    assert!(sent.is_some(), "the receiver never answered");
+    // The counters reach the cache every two seconds.
+    let pushed = (0..50).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        let st = status(&config);
+        (st["rows_total"] == 1).then_some(st)
+    });
+    unsafe { libc::kill(watch.id() as i32, libc::SIGINT) };
+    let _ = watch.wait();
+    let st = pushed.expect("the receiver's rows reach sync --status");
+    assert_eq!(
+        (st["kind"].as_str(), st["health"].as_str()),
+        (Some("otlp-http"), Some("ok"))
+    );
+    assert_eq!(span_count(&config), (1, 1));
+}

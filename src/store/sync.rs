@@ -106,6 +106,30 @@ pub fn record_idle(
     Ok(())
 }
 
+/// Records spans pushed to a receiver: counted like pulled rows, no cursor.
+pub fn record_received(
+    conn: &Connection,
+    source: &str,
+    rows: i64,
+    rejected: i64,
+    last_ns: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sync_state (source, kind, updated_at, last_attempt_ns, last_success_ns,
+                                 high_water_ns, rows_total, rejected_total, pages_total)
+         VALUES (?1, 'otlp-http', ?2, ?2, ?2, ?2, ?3, ?4, 1)
+         ON CONFLICT (source) DO UPDATE SET
+             kind = excluded.kind, updated_at = excluded.updated_at,
+             last_attempt_ns = excluded.updated_at, last_success_ns = excluded.updated_at,
+             high_water_ns = excluded.updated_at, last_error = NULL,
+             rows_total = rows_total + excluded.rows_total,
+             rejected_total = rejected_total + excluded.rejected_total,
+             pages_total = pages_total + 1",
+    )?
+    .execute(params![source, last_ns, rows, rejected])?;
+    Ok(())
+}
+
 /// Where a source's next pull starts.
 pub fn cursor(conn: &Connection, source: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached("SELECT cursor FROM sync_state WHERE source = ?1")?

@@ -24,6 +24,7 @@ enum Job {
     Commit(Box<CommitJob>, oneshot::Sender<Result<Committed, String>>),
     Error(String, String, String),
     Idle(String, String),
+    Received(String, u64, u64, i64),
 }
 
 struct CommitJob {
@@ -36,6 +37,7 @@ struct CommitJob {
 #[derive(Clone)]
 pub struct Committer {
     jobs: mpsc::Sender<Job>,
+    db: std::path::PathBuf,
 }
 
 impl Committer {
@@ -47,7 +49,10 @@ impl Committer {
             .name("relops-sync-writer".into())
             .spawn(move || serve(writer, rx))
             .expect("a thread starts");
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            db: db.to_path_buf(),
+        })
     }
 
     /// Where `source`'s next pull starts.
@@ -72,6 +77,17 @@ impl Committer {
     /// Records a failed pull (fire and forget: the error is reported elsewhere too).
     pub fn error(&self, source: &str, kind: &str, error: &str) {
         let _ = self.send(Job::Error(source.into(), kind.into(), error.into()));
+    }
+
+    /// Records spans a receiver committed since its last report.
+    pub fn received(&self, source: &str, rows: u64, rejected: u64, last_ns: Option<i64>) {
+        let last = last_ns.unwrap_or_else(crate::clock::now_ns);
+        let _ = self.send(Job::Received(source.into(), rows, rejected, last));
+    }
+
+    /// The cache file this committer writes.
+    pub fn db(&self) -> &Path {
+        &self.db
     }
 
     /// Records a pull that found the source caught up with nothing new.
@@ -104,6 +120,10 @@ fn serve(mut writer: Writer, jobs: mpsc::Receiver<Job>) {
             }
             Job::Idle(source, kind) => {
                 let _ = state::record_idle(writer.connection(), &source, &kind, now);
+            }
+            Job::Received(source, rows, rejected, last) => {
+                let conn = writer.connection();
+                let _ = state::record_received(conn, &source, rows as i64, rejected as i64, last);
             }
         }
     }

@@ -6,6 +6,7 @@
 //! is asked for again; a cursor handed out twice in one pass stops the source.
 
 mod committer;
+mod receiver;
 pub mod status;
 
 use std::collections::HashSet;
@@ -94,32 +95,42 @@ const MAX_REJECTIONS: usize = 20;
 /// Sources built from the config, or the reason each could not be.
 pub struct Sources {
     pub pulled: Vec<Arc<dyn Source>>,
+    /// Receivers (pushed to): they listen while the engine watches.
+    pub receivers: Vec<SourceConfig>,
     pub reports: Vec<SourceReport>,
 }
 
 impl Sources {
     pub fn build(config: &Config) -> Self {
         let mut pulled = Vec::new();
+        let mut receivers = Vec::new();
         let mut reports = Vec::new();
         for c in &config.sources {
             match sources::build(c) {
                 Ok(Some(s)) => pulled.push(s),
-                Ok(None) => reports.push(SourceReport {
-                    skipped: Some(
-                        "a receiver: it is pushed to while `relops collect`, \
+                Ok(None) => {
+                    receivers.push(c.clone());
+                    reports.push(SourceReport {
+                        skipped: Some(
+                            "a receiver: it is pushed to while `relops collect`, \
                                    `relops sync --watch` or the console runs"
-                            .into(),
-                    ),
-                    ok: true,
-                    ..SourceReport::new(c)
-                }),
+                                .into(),
+                        ),
+                        ok: true,
+                        ..SourceReport::new(c)
+                    })
+                }
                 Err(e) => reports.push(SourceReport {
                     error: Some(e),
                     ..SourceReport::new(c)
                 }),
             }
         }
-        Self { pulled, reports }
+        Self {
+            pulled,
+            receivers,
+            reports,
+        }
     }
 }
 
@@ -136,6 +147,7 @@ impl SourceReport {
 /// Shared by every source task.
 #[derive(Clone)]
 pub struct Engine {
+    config: Arc<Config>,
     committer: Committer,
     extractor: Arc<Extractor>,
     events: Option<UnboundedSender<Event>>,
@@ -148,6 +160,7 @@ impl Engine {
         events: Option<UnboundedSender<Event>>,
     ) -> Self {
         Self {
+            config: Arc::new(config.clone()),
             committer,
             extractor: Arc::new(Extractor::new(&config.versions, &config.detect)),
             events,
@@ -168,10 +181,22 @@ impl Engine {
     /// poll interval; after a failure, a backoff that doubles up to that interval.
     pub async fn watch(&self, sources: &Sources, stop: CancellationToken) {
         self.record_unbuilt(sources);
-        let tasks = sources.pulled.iter().map(|s| {
-            let (engine, source, stop) = (self.clone(), Arc::clone(s), stop.clone());
-            tokio::spawn(async move { engine.keep_up(source.as_ref(), stop).await })
-        });
+        let mut tasks: Vec<_> = sources
+            .pulled
+            .iter()
+            .map(|s| {
+                let (engine, source, stop) = (self.clone(), Arc::clone(s), stop.clone());
+                tokio::spawn(async move { engine.keep_up(source.as_ref(), stop).await })
+            })
+            .collect();
+        for c in &sources.receivers {
+            let (engine, source, stop) = (self.clone(), c.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let e = &engine;
+                let db = e.committer.db().to_path_buf();
+                receiver::run(&source, &e.config, &db, &e.committer, |ev| e.emit(ev), stop).await
+            }));
+        }
         futures::future::join_all(tasks).await;
     }
 
