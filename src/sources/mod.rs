@@ -9,6 +9,7 @@ mod fetch;
 mod otlp_file;
 pub mod otlp_span;
 mod phoenix;
+mod prometheus;
 mod window;
 
 use std::future::Future;
@@ -106,7 +107,8 @@ pub fn build(config: &SourceConfig) -> Result<Option<Arc<dyn Source>>, String> {
         SourceKind::Phoenix => Arc::new(phoenix::Phoenix::new(config)?),
         SourceKind::OtlpFile => Arc::new(otlp_file::OtlpFile::new(config)),
         SourceKind::OtlpHttp => return Ok(None),
-        SourceKind::Langfuse | SourceKind::Prometheus => {
+        SourceKind::Prometheus => Arc::new(prometheus::Prometheus::new(config)?),
+        SourceKind::Langfuse => {
             return Err(format!(
                 "{} sources are not built yet",
                 config.kind.as_str()
