@@ -322,10 +322,17 @@ fn answer<D: serde::de::DeserializeOwned>(
             "timeout" | "canceled" | "unavailable" => PullError::Unavailable(format!(
                 "{whose}Prometheus gave up on the query (HTTP {code}, {kind}): {text}"
             )),
-            _ => PullError::Refused(format!(
-                "{whose}Prometheus refused the query {query:?} (HTTP {code}, {kind}): {text}; \
-                 fix the PromQL in the source's `signals`"
-            )),
+            _ => {
+                let fix = if text.contains("too many samples") || text.contains("resolution") {
+                    "raise the source's `step` or narrow the query"
+                } else {
+                    "fix the PromQL in the source's `signals`"
+                };
+                PullError::Refused(format!(
+                    "{whose}Prometheus refused the query {query:?} (HTTP {code}, {kind}): \
+                     {text}; {fix}"
+                ))
+            }
         });
     }
     if response.status == StatusCode::NOT_FOUND {

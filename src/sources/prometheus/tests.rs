@@ -153,6 +153,10 @@ fn bad_promql_is_refused_naming_the_signal_and_the_query() {
         m.contains("bad_data): 1:26: parse error: unclosed left parenthesis"),
         "{m}"
     );
+    assert!(
+        m.ends_with("fix the PromQL in the source's `signals`"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -162,6 +166,10 @@ fn execution_errors_and_too_many_points_are_refused_with_their_text() {
     assert!(err.to_string().contains("many-to-many matching"), "{err}");
     let err = refusal(400, fixture!("error_too_many_points.json"));
     assert!(err.to_string().contains("11,000 points"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("raise the source's `step` or narrow the query")
+    );
 }
 
 #[test]
