@@ -29,8 +29,7 @@ fn refusal(code: u16, body: &str) -> PullError {
         URL,
         reply(code, body),
     )
-    .err()
-    .expect("an error")
+    .expect_err("an error")
 }
 
 #[test]
