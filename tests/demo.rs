@@ -100,6 +100,18 @@ fn serve_runs_the_workflow_server_and_the_live_feed() {
         .send()
         .unwrap();
     assert_eq!(unknown.status(), 404);
+    // What it answered, for Prometheus to scrape: two v2 requests, the 404 not counted.
+    let metrics = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("workflow_requests_total{version=\"v2\"} 2\n")
+            && metrics.contains("workflow_requests_total{version=\"v3\"} 0\n"),
+        "{metrics}"
+    );
 
     // The live feed adds traces while serving (the pinned clock stamps them at NOW).
     let cached = || {

@@ -11,6 +11,7 @@ mod import;
 mod incident;
 mod inspect;
 mod replay;
+mod signals;
 mod sync;
 
 use std::path::PathBuf;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Pull the configured sources into the cache: --once (exit 1 if any failed),
     /// --watch, or --status.
     Sync(sync::SyncArgs),
+    /// Series pulled from Prometheus: points, range and last value per source, signal
+    /// and labels.
+    Signals(signals::SignalsArgs),
     /// Check the config, the cache and every source; say what is wrong (exit 1).
     Doctor,
 }
@@ -124,6 +128,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Case { command }) => case::run(&open()?, &command),
         Some(Command::Gate(args)) => gate::run(&open()?, &args),
         Some(Command::Sync(args)) => sync::run(&open()?, &args),
+        Some(Command::Signals(args)) => done(signals::run(&open()?, &args)),
         Some(Command::Doctor) => sync::doctor(&open()?),
     }
 }

@@ -5,6 +5,7 @@
 //! opens the console on it.
 
 mod feed;
+mod metrics;
 mod server;
 pub mod traffic;
 pub mod workflow;

@@ -2,10 +2,13 @@
 //!
 //! `POST /v1/{version}/respond` with `{"input": "..."}` runs the message through that
 //! release and answers with the output, the tool calls, tokens, cost and the spans as
-//! OTLP/JSON. Answers are deterministic per (version, input).
+//! OTLP/JSON. Answers are deterministic per (version, input). `GET /metrics` counts
+//! what it answered, per version, in Prometheus' text format ([`super::metrics`]).
 
-use axum::extract::Path;
-use axum::http::StatusCode;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rand::SeedableRng;
@@ -14,8 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use super::metrics::{self, Metrics};
 use super::traffic::{self, Request};
-use super::workflow::{self, RELEASES, Step};
+use super::workflow::{self, Execution, RELEASES, Step};
 
 #[derive(Debug, Deserialize)]
 pub struct Ask {
@@ -35,8 +39,16 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 pub fn router() -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(exposition))
         .route("/v1/releases", get(releases))
         .route("/v1/{version}/respond", post(respond))
+        .with_state(Arc::new(Metrics::default()))
+}
+
+async fn exposition(
+    State(m): State<Arc<Metrics>>,
+) -> ([(header::HeaderName, &'static str); 1], String) {
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], m.render())
 }
 
 async fn releases() -> Json<Value> {
@@ -54,7 +66,11 @@ async fn releases() -> Json<Value> {
     ))
 }
 
-async fn respond(Path(version): Path<String>, Json(ask): Json<Ask>) -> (StatusCode, Json<Value>) {
+async fn respond(
+    State(m): State<Arc<Metrics>>,
+    Path(version): Path<String>,
+    Json(ask): Json<Ask>,
+) -> (StatusCode, Json<Value>) {
     let Some(release) = workflow::release(&version) else {
         let known: Vec<&str> = RELEASES.iter().map(|r| r.label).collect();
         return (
@@ -62,12 +78,14 @@ async fn respond(Path(version): Path<String>, Json(ask): Json<Ask>) -> (StatusCo
             Json(json!({"error": format!("unknown version {version:?}; known: {known:?}")})),
         );
     };
-    (StatusCode::OK, Json(answer(release, &ask.input)))
+    let execution = workflow::execute(release, &ask.input);
+    m.record(&execution);
+    (StatusCode::OK, Json(reply(release, execution)))
 }
 
 /// The response body for one message on one release.
-pub fn answer(release: &'static workflow::Release, input: &str) -> Value {
-    let execution = workflow::execute(release, input);
+fn reply(release: &'static workflow::Release, execution: Execution) -> Value {
+    let input = execution.input.clone();
     let (tokens_in, tokens_out, cost_usd) = execution.tokens();
     let tool_calls: Vec<Value> = execution
         .steps
@@ -119,8 +137,9 @@ mod tests {
     #[test]
     fn answers_are_deterministic_per_version() {
         let v2 = workflow::release("v2").unwrap();
-        let a = answer(v2, "Do you ship to Japan?");
-        let b = answer(v2, "Do you ship to Japan?");
+        let answer = |input: &str| reply(v2, workflow::execute(v2, input));
+        let a = answer("Do you ship to Japan?");
+        let b = answer("Do you ship to Japan?");
         assert_eq!(a["output"], b["output"]);
         assert_eq!(
             a["spans"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],

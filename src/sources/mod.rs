@@ -10,6 +10,7 @@ mod langfuse;
 mod otlp_file;
 pub mod otlp_span;
 mod phoenix;
+mod prometheus;
 mod window;
 
 use std::future::Future;
@@ -108,12 +109,7 @@ pub fn build(config: &SourceConfig) -> Result<Option<Arc<dyn Source>>, String> {
         SourceKind::OtlpFile => Arc::new(otlp_file::OtlpFile::new(config)),
         SourceKind::OtlpHttp => return Ok(None),
         SourceKind::Langfuse => Arc::new(langfuse::Langfuse::new(config)?),
-        SourceKind::Prometheus => {
-            return Err(format!(
-                "{} sources are not built yet",
-                config.kind.as_str()
-            ));
-        }
+        SourceKind::Prometheus => Arc::new(prometheus::Prometheus::new(config)?),
     };
     Ok(Some(source))
 }

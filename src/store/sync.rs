@@ -203,6 +203,56 @@ pub fn write_samples(tx: &Transaction, source: &str, samples: &[Sample]) -> rusq
     Ok(written)
 }
 
+/// One pulled series as the cache holds it (`relops signals`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesSummary {
+    pub source: String,
+    pub signal: String,
+    /// The series' labels, as the source named them.
+    pub labels: serde_json::Value,
+    /// The version the series names, when the cache knows that version.
+    pub version: Option<String>,
+    pub points: i64,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    /// Infinite values print as `null` in JSON.
+    pub min: f64,
+    pub max: f64,
+    /// The newest point's value.
+    pub last: f64,
+}
+
+/// Every pulled series (of one source), by source, signal and labels.
+pub fn series(conn: &Connection, source: Option<&str>) -> rusqlite::Result<Vec<SeriesSummary>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.source, s.signal, s.labels, max(v.label), count(*), min(s.ts_ns),
+                max(s.ts_ns), min(s.value), max(s.value),
+                (SELECT t.value FROM signal_samples t
+                 WHERE t.source = s.source AND t.signal = s.signal AND t.labels = s.labels
+                 ORDER BY t.ts_ns DESC LIMIT 1)
+         FROM signal_samples s LEFT JOIN versions v ON v.id = s.version_id
+         WHERE ?1 IS NULL OR s.source = ?1
+         GROUP BY s.source, s.signal, s.labels
+         ORDER BY s.source, s.signal, s.labels",
+    )?;
+    stmt.query_map([source], |r| {
+        let labels: String = r.get(2)?;
+        Ok(SeriesSummary {
+            source: r.get(0)?,
+            signal: r.get(1)?,
+            labels: serde_json::from_str(&labels).unwrap_or(serde_json::Value::String(labels)),
+            version: r.get(3)?,
+            points: r.get(4)?,
+            first_ns: r.get(5)?,
+            last_ns: r.get(6)?,
+            min: r.get(7)?,
+            max: r.get(8)?,
+            last: r.get(9)?,
+        })
+    })?
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +325,19 @@ mod tests {
             )
             .unwrap();
         assert_eq!((n, value, version), (1, 2.0, Some(1)));
+        let tx = c.transaction().unwrap();
+        let infinite = Sample {
+            ts_ns: 20,
+            value: f64::INFINITY,
+            ..sample(0.0)
+        };
+        write_samples(&tx, "prom", &[infinite]).unwrap();
+        tx.commit().unwrap();
+        let s = &series(&c, Some("prom")).unwrap()[0];
+        assert_eq!(s.labels, serde_json::json!({"version": "v3"}));
+        assert_eq!(s.version.as_deref(), Some("v3"));
+        assert_eq!((s.points, s.first_ns, s.last_ns), (2, 10, 20));
+        assert_eq!((s.min, s.max, s.last), (2.0, f64::INFINITY, f64::INFINITY));
+        assert!(series(&c, Some("other")).unwrap().is_empty());
     }
 }
