@@ -25,6 +25,7 @@ enum Job {
     Error(String, String, String),
     Idle(String, String),
     Received(String, u64, u64, i64),
+    Flush(oneshot::Sender<()>),
 }
 
 struct CommitJob {
@@ -85,6 +86,15 @@ impl Committer {
         let _ = self.send(Job::Received(source.into(), rows, rejected, last));
     }
 
+    /// Waits until every job sent before is written: errors and receiver counts are
+    /// sent without waiting, and must not be lost when the process exits.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.send(Job::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// The cache file this committer writes.
     pub fn db(&self) -> &Path {
         &self.db
@@ -120,6 +130,9 @@ fn serve(mut writer: Writer, jobs: mpsc::Receiver<Job>) {
             }
             Job::Idle(source, kind) => {
                 let _ = state::record_idle(writer.connection(), &source, &kind, now);
+            }
+            Job::Flush(reply) => {
+                let _ = reply.send(());
             }
             Job::Received(source, rows, rejected, last) => {
                 let conn = writer.connection();

@@ -172,6 +172,7 @@ impl Engine {
         self.record_unbuilt(sources);
         let pulls = sources.pulled.iter().map(|s| self.catch_up(s.as_ref()));
         let mut reports = futures::future::join_all(pulls).await;
+        self.committer.flush().await;
         reports.extend(sources.reports.iter().cloned());
         reports.sort_by(|a, b| a.source.cmp(&b.source));
         reports
@@ -198,6 +199,7 @@ impl Engine {
             }));
         }
         futures::future::join_all(tasks).await;
+        self.committer.flush().await;
     }
 
     /// A source that could not be built (a missing variable, say) is failing too: the
