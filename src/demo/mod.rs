@@ -229,6 +229,40 @@ latency_ms = "/latency_ms"
 tokens_in = "/tokens_in"
 tokens_out = "/tokens_out"
 cost_usd = "/cost_usd"
+
+# Live sources: `relops sync --once | --watch`, the Sources pane (5), `relops doctor`.
+# Uncomment one to try it; assets/relops.example.toml explains every key. Secrets are
+# only ever named by their environment variable.
+#
+# The demo server's Prometheus metrics (a Prometheus scraping http://{server}/metrics):
+# [[source]]
+# name = "prometheus"
+# kind = "prometheus"
+# endpoint = "http://127.0.0.1:9090"
+# version_label = "version"
+# signals = {{ refusal_rate = 'sum by (version) (rate(workflow_refusals_total[5m])) / sum by (version) (rate(workflow_requests_total[5m]))' }}
+#
+# [[source]]
+# name = "phoenix"
+# kind = "phoenix"
+# endpoint = "http://127.0.0.1:6006"
+# project = "default"
+#
+# [[source]]
+# name = "langfuse"
+# kind = "langfuse"
+# endpoint = "https://cloud.langfuse.com"
+# auth = {{ public_key_env = "LANGFUSE_PUBLIC_KEY", secret_key_env = "LANGFUSE_SECRET_KEY" }}
+#
+# [[source]]
+# name = "otlp"
+# kind = "otlp-http"
+# listen = "127.0.0.1:4318"
+#
+# [[source]]
+# name = "collector-files"
+# kind = "otlp-file"
+# path = "otel/traces.jsonl"
 "#
     )
 }
