@@ -44,6 +44,8 @@ pub async fn run(
         }
     };
     let (receiver, listener) = started;
+    // Listening is healthy: the Sources view says so before the first span arrives.
+    committer.idle(name, kind);
     let stats = receiver.stats();
     let until = stop.clone();
     let serving = tokio::spawn(receiver.serve(listener, async move { until.cancelled().await }));
