@@ -8,6 +8,8 @@
 //! [`RawExportTraceServiceRequest`], which keeps each span as its encoded bytes, so that
 //! one malformed span is rejected alone and unchanged spans hash alike.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use prost::bytes::Bytes;
 
 pub use prost::Message;
@@ -313,28 +315,8 @@ fn any_value(v: AnyValue) -> otlp::AnyValue {
             });
         }
         // OTLP/JSON writes bytes as base64; the importer keeps them as that string.
-        Some(Value::BytesValue(b)) => out.bytes_value = Some(base64(&b)),
+        Some(Value::BytesValue(b)) => out.bytes_value = Some(STANDARD.encode(&b)),
         None => {}
-    }
-    out
-}
-
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
     }
     out
 }
@@ -342,15 +324,6 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_pads_like_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foob"), "Zm9vYg==");
-    }
 
     #[test]
     fn raw_scope_spans_read_the_spans_of_a_full_message_as_bytes() {

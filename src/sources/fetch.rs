@@ -88,11 +88,57 @@ impl Response {
     }
 }
 
+/// Replaces every form of a credential a server might echo back (the secret itself, a
+/// Basic header's encoding) in error text with `***`.
+#[derive(Debug, Clone, Default)]
+struct Scrubber(Vec<Secret>);
+
+impl Scrubber {
+    fn new(credentials: &Credentials) -> Self {
+        use base64::Engine as _;
+        let forms = match credentials {
+            Credentials::None => Vec::new(),
+            Credentials::Bearer(t) => vec![t.expose().to_string()],
+            Credentials::Basic { user, password } => {
+                let pair = format!("{}:{}", user.expose(), password.expose());
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                vec![encoded, password.expose().to_string()]
+            }
+        };
+        Self(
+            forms
+                .into_iter()
+                .filter(|f| f.len() >= 4)
+                .map(Secret)
+                .collect(),
+        )
+    }
+
+    fn clean(&self, mut text: String) -> String {
+        for s in &self.0 {
+            if text.contains(s.expose()) {
+                text = text.replace(s.expose(), "***");
+            }
+        }
+        text
+    }
+
+    fn error(&self, e: PullError) -> PullError {
+        match e {
+            PullError::Unavailable(m) => PullError::Unavailable(self.clean(m)),
+            PullError::Malformed(m) => PullError::Malformed(self.clean(m)),
+            PullError::Refused(m) => PullError::Refused(self.clean(m)),
+            PullError::Looping(m) => PullError::Looping(self.clean(m)),
+        }
+    }
+}
+
 /// A source's HTTP client and retry policy.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     credentials: Credentials,
+    scrubber: Scrubber,
     timeout: Duration,
     retries: u32,
     backoff: Duration,
@@ -100,20 +146,31 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(config: &SourceConfig) -> Result<Self, String> {
+        let credentials = Credentials::from_config(config)?;
         Ok(Self {
             client: reqwest::Client::builder()
                 .user_agent(concat!("relops/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| format!("cannot build an HTTP client: {e}"))?,
-            credentials: Credentials::from_config(config)?,
+            scrubber: Scrubber::new(&credentials),
+            credentials,
             timeout: Duration::from_millis(config.timeout_ms),
             retries: config.retries,
             backoff: Duration::from_millis(config.backoff_ms.max(1)),
         })
     }
 
-    /// GETs `url` with `query`, retrying as the policy says.
+    /// Takes any credential out of an error's text: a server may echo what it was sent.
+    pub fn scrub(&self, e: PullError) -> PullError {
+        self.scrubber.error(e)
+    }
+
+    /// GETs `url` with `query`, retrying as the policy says. Errors carry no secret.
     pub async fn get(&self, url: &str, query: &[(&str, String)]) -> Result<Response, PullError> {
+        self.get_raw(url, query).await.map_err(|e| self.scrub(e))
+    }
+
+    async fn get_raw(&self, url: &str, query: &[(&str, String)]) -> Result<Response, PullError> {
         let mut delay = self.backoff;
         let mut attempt = 0;
         loop {
@@ -206,6 +263,20 @@ mod tests {
     fn a_missing_variable_is_named() {
         let err = Secret::from_env("RELOPS_TEST_SURELY_UNSET_VAR").unwrap_err();
         assert!(err.contains("RELOPS_TEST_SURELY_UNSET_VAR"), "{err}");
+    }
+
+    #[test]
+    fn echoed_credentials_are_scrubbed_from_errors() {
+        let c = Credentials::Basic {
+            user: Secret("pk-lf-1".into()),
+            password: Secret("sk-lf-secret".into()),
+        };
+        let s = Scrubber::new(&c);
+        // RFC 7617's encoding of pk-lf-1:sk-lf-secret, as a server might echo the header.
+        let e = s.error(PullError::Refused(
+            "HTTP 401: Basic cGstbGYtMTpzay1sZi1zZWNyZXQ= sk-lf-secret".into(),
+        ));
+        assert_eq!(e, PullError::Refused("HTTP 401: Basic *** ***".into()));
     }
 
     #[test]

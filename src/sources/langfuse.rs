@@ -24,9 +24,7 @@ use serde_json::value::RawValue;
 
 use super::otlp_span::{self, SpanParts, flatten_into, hex_id};
 use super::window::{Pass, Window};
-use super::{
-    BoxFuture, Fetcher, Page, PullContext, PullError, Records, Secret, Source, SourceConfig,
-};
+use super::{BoxFuture, Fetcher, Page, PullContext, PullError, Records, Source, SourceConfig};
 use crate::ingest::{Resource, SpanRecord};
 use crate::otlp::Attributes;
 
@@ -53,7 +51,6 @@ pub struct Langfuse {
     base: String,
     api: Api,
     resource: Arc<Resource>,
-    scrub: Scrubber,
 }
 
 /// `ObservationsV2Response`.
@@ -225,7 +222,6 @@ impl Langfuse {
             base,
             api,
             resource: otlp_span::resource(&[("relops.source", &config.name)]),
-            scrub: Scrubber::new(config),
         })
     }
 
@@ -239,7 +235,7 @@ impl Langfuse {
             .get(url, query)
             .await
             .and_then(super::fetch::Response::ok)
-            .map_err(|e| self.scrub.error(e))
+            .map_err(|e| self.fetch.scrub(e))
     }
 
     async fn pull_page(&self, cursor: Option<&str>, cx: &PullContext) -> Result<Page, PullError> {
@@ -360,11 +356,11 @@ impl Langfuse {
             .fetch
             .get(url.as_str(), &query)
             .await
-            .map_err(|e| self.scrub.error(e))?;
+            .map_err(|e| self.fetch.scrub(e))?;
         if resp.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        resp.ok().map(Some).map_err(|e| self.scrub.error(e))
+        resp.ok().map(Some).map_err(|e| self.fetch.scrub(e))
     }
 
     /// The server's health, then one authenticated request: what `relops doctor` says.
@@ -374,7 +370,7 @@ impl Langfuse {
             self.fetch
                 .get(&health_url, &[])
                 .await
-                .map_err(|e| match self.scrub.error(e) {
+                .map_err(|e| match self.fetch.scrub(e) {
                     PullError::Unavailable(m) => {
                         PullError::Unavailable(format!("unreachable or down: {m}"))
                     }
@@ -397,7 +393,7 @@ impl Langfuse {
             .fetch
             .get(&url, &query)
             .await
-            .map_err(|e| self.scrub.error(e))?;
+            .map_err(|e| self.fetch.scrub(e))?;
         if matches!(
             resp.status,
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
@@ -411,7 +407,7 @@ impl Langfuse {
                 a.secret_key_env.as_deref().unwrap_or("?"),
             )));
         }
-        let body = resp.ok().map_err(|e| self.scrub.error(e))?;
+        let body = resp.ok().map_err(|e| self.fetch.scrub(e))?;
         let found = serde_json::from_slice::<Value>(&body)
             .ok()
             .and_then(|v| v.get("data")?.as_array().map(Vec::len))
@@ -777,64 +773,6 @@ fn rfc3339(ns: i64) -> String {
     DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Takes the secret key out of messages, raw and inside a Basic header, should a
-/// server or proxy echo the request in an error body.
-struct Scrubber(Vec<String>);
-
-impl Scrubber {
-    fn new(config: &SourceConfig) -> Self {
-        let read = |var: &Option<String>| var.as_deref().and_then(|v| Secret::from_env(v).ok());
-        let mut secrets = Vec::new();
-        if let Some(password) = read(&config.auth.secret_key_env) {
-            if let Some(user) = read(&config.auth.public_key_env) {
-                let pair = format!("{}:{}", user.expose(), password.expose());
-                secrets.push(base64(pair.as_bytes()));
-            }
-            secrets.push(password.expose().to_string());
-        }
-        Self(secrets)
-    }
-
-    fn clean(&self, mut text: String) -> String {
-        for s in &self.0 {
-            if text.contains(s.as_str()) {
-                text = text.replace(s.as_str(), "***");
-            }
-        }
-        text
-    }
-
-    fn error(&self, e: PullError) -> PullError {
-        match e {
-            PullError::Unavailable(m) => PullError::Unavailable(self.clean(m)),
-            PullError::Malformed(m) => PullError::Malformed(self.clean(m)),
-            PullError::Refused(m) => PullError::Refused(self.clean(m)),
-            PullError::Looping(m) => PullError::Looping(self.clean(m)),
-        }
-    }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 impl Source for Langfuse {
     fn config(&self) -> &SourceConfig {
         &self.config
@@ -1070,24 +1008,6 @@ mod tests {
         let ns = nanos("2026-11-20T11:00:00.123456Z", "t").unwrap();
         assert_eq!(rfc3339(ns), "2026-11-20T11:00:00.123Z");
         assert_eq!(nanos("2026-11-20T11:00:00.123456", "t").unwrap(), ns);
-    }
-
-    #[test]
-    fn base64_matches_basic_auth() {
-        // RFC 7617's example.
-        assert_eq!(
-            base64(b"Aladdin:open sesame"),
-            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
-    }
-
-    #[test]
-    fn secrets_are_scrubbed_from_errors() {
-        let s = Scrubber(vec!["c2s=".into(), "sk-lf-1".into()]);
-        let e = s.error(PullError::Refused("HTTP 401: Basic c2s= sk-lf-1".into()));
-        assert_eq!(e, PullError::Refused("HTTP 401: Basic *** ***".into()));
     }
 
     #[test]
