@@ -190,13 +190,23 @@ fn pulled_series_are_judged_too() {
     let newest: i64 = conn
         .query_row("SELECT max(start_ns) FROM traces", [], |r| r.get(0))
         .unwrap();
+    // A second fingerprint under the same label (say a pushed span with other fields):
+    // a series knows the label only, so its points count for the label's versions.
+    conn.execute(
+        "INSERT INTO versions (fingerprint, label, created_at) VALUES ('other-canary', 'canary-7', 1)",
+        [],
+    )
+    .unwrap();
     for (label, scale) in [("canary-7", 2.0), ("2.3.1", 1.0)] {
-        let version: i64 = conn
-            .query_row("SELECT id FROM versions WHERE label = ?1", [label], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM versions WHERE label = ?1 ORDER BY id")
+            .unwrap()
+            .query_map([label], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         for i in 0..300i64 {
+            let version = ids[i as usize % ids.len()];
             conn.execute(
                 "INSERT INTO signal_samples (source, signal, labels, version_id, ts_ns, value)
                  VALUES ('prom', 'http_p95_seconds', ?1, ?2, ?3, ?4)",

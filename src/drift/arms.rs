@@ -148,8 +148,12 @@ fn load_span_samples(conn: &Connection, arm: Arm, data: &mut ArmData) -> rusqlit
 
 fn load_series(conn: &Connection, arm: Arm, data: &mut ArmData) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT signal, value FROM signal_samples
-         WHERE version_id = ?1 AND ts_ns >= ?2 AND ts_ns < ?3",
+        // A pulled series names its version by label only (Prometheus knows no
+        // fingerprints): every version carrying the arm's label is the arm's.
+        "SELECT s.signal, s.value FROM signal_samples s
+         JOIN versions v ON v.id = s.version_id
+         WHERE v.label = (SELECT label FROM versions WHERE id = ?1)
+           AND s.ts_ns >= ?2 AND s.ts_ns < ?3",
     )?;
     let mut rows = stmt.query(params![arm.version, arm.start_ns, arm.end_ns])?;
     while let Some(r) = rows.next()? {
