@@ -24,13 +24,7 @@ pub struct Incident {
     pub traces: Vec<String>,
 }
 
-/// Who is acting: `$USER`, else `relops`.
-pub fn actor() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "relops".into())
-}
+pub use crate::audit::actor;
 
 fn audit(
     conn: &Connection,
@@ -40,11 +34,7 @@ fn audit(
     subject: &str,
     details: serde_json::Value,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![now_ns, actor, action, subject, details.to_string()],
-    )?;
-    Ok(())
+    crate::audit::record(conn, now_ns, actor, action, subject, &details)
 }
 
 /// Opens an incident; its id.

@@ -1,5 +1,6 @@
 //! relops: a terminal console for operating LLM workflows in production.
 
+pub mod audit;
 pub mod cases;
 pub mod cli;
 pub mod clock;

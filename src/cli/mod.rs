@@ -3,6 +3,7 @@
 //! Every verb prints JSON (with `--json`) or text on stdout, errors on stderr, and exits
 //! 0 on success or 2 on error (`replay`: 1 when some replays failed and others ran).
 
+mod audit;
 mod case;
 mod collect;
 mod drift;
@@ -87,6 +88,8 @@ pub enum Command {
     Signals(signals::SignalsArgs),
     /// Check the config, the cache and every source; say what is wrong (exit 1).
     Doctor,
+    /// The append-only, hash-chained audit log; `audit verify` checks the chain (exit 1).
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the command line; the process exit code.
@@ -130,6 +133,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Sync(args)) => sync::run(&open()?, &args),
         Some(Command::Signals(args)) => done(signals::run(&open()?, &args)),
         Some(Command::Doctor) => sync::doctor(&open()?),
+        Some(Command::Audit(args)) => audit::run(&open()?, &args),
     }
 }
 

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1_CORE, V2_SYNC];
+const MIGRATIONS: &[&str] = &[V1_CORE, V2_SYNC, V3_AUDIT_CHAIN];
 
 /// The schema version this build writes.
 pub const LATEST: usize = MIGRATIONS.len();
@@ -260,6 +260,12 @@ ALTER TABLE sync_state ADD COLUMN rows_total INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_state ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_state ADD COLUMN rejected_total INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_state ADD COLUMN errors_total INTEGER NOT NULL DEFAULT 0;
+"#;
+
+/// The audit log becomes a hash chain (see [`crate::audit`]); older rows stay unchained.
+const V3_AUDIT_CHAIN: &str = r#"
+ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
+ALTER TABLE audit_log ADD COLUMN hash TEXT;
 "#;
 
 /// Brings the schema up to date; returns the version reached.
