@@ -33,6 +33,11 @@ pub struct Config {
     /// Where traces and signals are pulled from (`[[source]]`, see [`crate::sources`]).
     #[serde(rename = "source")]
     pub sources: Vec<crate::sources::SourceConfig>,
+    /// How fresh a rehearsal must be (see [`crate::runbook`]).
+    pub runbook: crate::runbook::Settings,
+    /// Rollback and promotion procedures (`[[procedure]]`).
+    #[serde(rename = "procedure")]
+    pub procedures: Vec<crate::runbook::Procedure>,
 }
 
 /// What the release gate tolerates before it holds a candidate.
@@ -430,7 +435,32 @@ impl Config {
                 message: "unknown signal; `relops drift --list` names them".into(),
             });
         }
-        self.validate_sources(text, path)
+        self.validate_sources(text, path)?;
+        self.validate_procedures(text, path)
+    }
+
+    /// Each procedure has steps with commands, and names are unique.
+    fn validate_procedures(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, p) in self.procedures.iter().enumerate() {
+            let problem = if !seen.insert(p.name.as_str()) {
+                Some(format!("a second procedure named {:?}", p.name))
+            } else {
+                p.check().err()
+            };
+            if let Some(message) = problem {
+                let offset = text.find(&format!("\"{}\"", p.name)).unwrap_or(0);
+                let (line, column) = line_col(text, offset);
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    key: format!("procedure[{i}]"),
+                    message,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Each source suits its kind, and names are unique.

@@ -67,6 +67,13 @@ impl fmt::Display for Period {
     }
 }
 
+/// Written as it is read (`90s`, `15m`): hashes and reports show what the config says.
+impl serde::Serialize for Period {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl<'de> Deserialize<'de> for Period {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

@@ -1,0 +1,151 @@
+//! `{name}` substitution inside argv elements, URLs, env values and JSON string values.
+//!
+//! A value is inserted as text into one element; it can never split into several
+//! arguments, reach a shell or change the JSON's structure. An unknown name is an
+//! error before anything runs.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::Action;
+
+pub type Vars = BTreeMap<String, String>;
+
+/// `text` with every `{name}` replaced; `{{` and `}}` stand for literal braces.
+pub fn fill(text: &str, vars: &Vars) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            return Err(format!("a lone '}}' in {text:?} (write '}}}}')"));
+        }
+        let end = tail
+            .find('}')
+            .ok_or_else(|| format!("an unclosed '{{' in {text:?}"))?;
+        let name = &tail[1..end];
+        let value = vars
+            .get(name)
+            .ok_or_else(|| format!("unknown variable {{{name}}} (known: {})", known(vars)))?;
+        out.push_str(value);
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn known(vars: &Vars) -> String {
+    vars.keys()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// JSON with variables filled in string values (and object keys) only.
+pub fn fill_json(value: &Value, vars: &Vars) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => Value::String(fill(s, vars)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| fill_json(v, vars))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                out.insert(fill(k, vars)?, fill_json(v, vars)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
+}
+
+/// The action with every variable filled, or the first unknown one.
+pub fn fill_action(action: &Action, vars: &Vars) -> Result<Action, String> {
+    Ok(match action {
+        Action::Run { argv, env, dir } => Action::Run {
+            argv: argv
+                .iter()
+                .map(|a| fill(a, vars))
+                .collect::<Result<_, _>>()?,
+            env: env
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), fill(v, vars)?)))
+                .collect::<Result<_, String>>()?,
+            dir: dir.clone(),
+        },
+        Action::Http {
+            method,
+            url,
+            body,
+            expect_status,
+        } => Action::Http {
+            method: method.clone(),
+            url: fill(url, vars)?,
+            body: body.as_ref().map(|b| fill_json(b, vars)).transpose()?,
+            expect_status: *expect_status,
+        },
+        Action::Confirm { question } => Action::Confirm {
+            question: fill(question, vars)?,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn names_fill_and_braces_escape() {
+        let v = vars(&[("previous", "v2")]);
+        assert_eq!(fill("bot@{previous}", &v).unwrap(), "bot@v2");
+        assert_eq!(fill("{{literal}}", &v).unwrap(), "{literal}");
+        assert!(
+            fill("{nope}", &v)
+                .unwrap_err()
+                .contains("unknown variable {nope}")
+        );
+        assert!(fill("{open", &v).is_err());
+    }
+
+    #[test]
+    fn hostile_values_stay_one_literal_argument() {
+        let hostile = "v2\"; rm -rf / ; echo $(id)\n`reboot`";
+        let v = vars(&[("previous", hostile)]);
+        let action = Action::Run {
+            argv: vec!["deploy".into(), "--to={previous}".into()],
+            env: Default::default(),
+            dir: None,
+        };
+        let Action::Run { argv, .. } = fill_action(&action, &v).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(argv, ["deploy".to_string(), format!("--to={hostile}")]);
+    }
+
+    #[test]
+    fn json_values_cannot_change_the_structure() {
+        let v = vars(&[("previous", "\", \"admin\": true, \"x\": \"")]);
+        let body = json!({"version": "{previous}", "n": 1});
+        let filled = fill_json(&body, &v).unwrap();
+        assert_eq!(filled["version"], v["previous"]);
+        assert_eq!(filled.as_object().unwrap().len(), 2, "{filled}");
+    }
+}
