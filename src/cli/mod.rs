@@ -12,6 +12,7 @@ mod import;
 mod incident;
 mod inspect;
 mod replay;
+mod runbook;
 mod signals;
 mod sync;
 
@@ -90,6 +91,11 @@ pub enum Command {
     Doctor,
     /// The append-only, hash-chained audit log; `audit verify` checks the chain (exit 1).
     Audit(audit::AuditArgs),
+    /// Procedures: list, rehearse (dry runs), run (confirmed, audited; exit 1 on failure).
+    Runbook {
+        #[command(subcommand)]
+        command: runbook::RunbookCommand,
+    },
 }
 
 /// Runs the command line; the process exit code.
@@ -134,6 +140,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Signals(args)) => done(signals::run(&open()?, &args)),
         Some(Command::Doctor) => sync::doctor(&open()?),
         Some(Command::Audit(args)) => audit::run(&open()?, &args),
+        Some(Command::Runbook { command }) => runbook::run(&open()?, &command),
     }
 }
 

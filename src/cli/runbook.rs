@@ -1,0 +1,282 @@
+//! `relops runbook list | rehearse NAME | run NAME --target V`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use color_eyre::eyre::{Result, bail, eyre};
+
+use crate::runbook::Procedure;
+use crate::runbook::exec::{self, Mode, Operator, StepResult};
+use crate::runbook::record::{self, Tested};
+use crate::runbook::vars::Vars;
+use crate::workspace::Workspace;
+
+#[derive(Debug, Subcommand)]
+pub enum RunbookCommand {
+    /// Procedures with their rehearsal state (tested / stale / untested).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run each step's dry-run form and verify check; record the result (exit 1 on a
+    /// failed step).
+    Rehearse(RunArgs),
+    /// Run the procedure against production: confirm by typing the target version.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub name: String,
+    /// The version this procedure moves production to (`{target}` in steps).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// More variables: `--var previous=v2`.
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+    /// The target version typed in advance (non-interactive runs).
+    #[arg(long, value_name = "V")]
+    pub confirm: Option<String>,
+    /// Run a procedure that is not tested (asks a second, distinct confirmation).
+    #[arg(long)]
+    pub allow_untested: bool,
+    /// The second confirmation for an untested procedure, in advance.
+    #[arg(long)]
+    pub confirm_untested: bool,
+    /// Answer yes to the procedure's own questions (confirm steps).
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ws: &Workspace, cmd: &RunbookCommand) -> Result<u8> {
+    match cmd {
+        RunbookCommand::List { json } => list(ws, *json),
+        RunbookCommand::Rehearse(args) => walk(ws, args, Mode::Rehearsal),
+        RunbookCommand::Run(args) => walk(ws, args, Mode::Run),
+    }
+}
+
+fn procedure<'a>(ws: &'a Workspace, name: &str) -> Result<&'a Procedure> {
+    ws.config
+        .procedures
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = ws
+                .config
+                .procedures
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            eyre!(
+                "no procedure named {name:?} (configured: {})",
+                known.join(", ")
+            )
+        })
+}
+
+fn list(ws: &Workspace, json: bool) -> Result<u8> {
+    let writer = crate::store::open_writer(&ws.db_path)?;
+    let now = crate::clock::now_ns();
+    let mut rows = Vec::new();
+    for p in &ws.config.procedures {
+        let t = record::tested(writer.connection(), p, &ws.config.runbook, now)?;
+        rows.push(serde_json::json!({
+            "name": p.name, "steps": p.steps.len(), "content_hash": p.content_hash(),
+            "tested": t, "summary": t.describe(now),
+        }));
+    }
+    if json {
+        super::print_json(&rows)?;
+    } else {
+        for r in &rows {
+            println!(
+                "{:<20} {:>2} steps  {}",
+                r["name"].as_str().unwrap_or(""),
+                r["steps"],
+                r["summary"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn vars(args: &RunArgs) -> Result<Vars> {
+    let mut vars = Vars::new();
+    for kv in &args.vars {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| eyre!("--var {kv:?}: expected K=V"))?;
+        vars.insert(k.to_string(), v.to_string());
+    }
+    if let Some(t) = &args.target {
+        vars.insert("target".into(), t.clone());
+    }
+    Ok(vars)
+}
+
+fn walk(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<u8> {
+    if ws.readonly {
+        bail!("--readonly: runbooks change production and the audit log");
+    }
+    let p = procedure(ws, &args.name)?;
+    let vars = vars(args)?;
+    let writer = crate::store::open_writer(&ws.db_path)?;
+    let conn = writer.connection();
+    if mode == Mode::Run {
+        let state = record::tested(conn, p, &ws.config.runbook, crate::clock::now_ns())?;
+        confirm_run(p, args, &state)?;
+    }
+    let actor = crate::audit::actor();
+    let run = record::start(conn, p, mode, &actor, &vars, crate::clock::now_ns())?;
+    let operator = Prompt { yes: args.yes };
+    let started = Instant::now();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut failed_write = None;
+    let walked = runtime.block_on(interruptible(exec::walk(p, mode, &vars, &operator, |s| {
+        if !args.json {
+            print_step(s);
+        }
+        if let Err(e) = record::step(conn, run, p, mode, &actor, s, crate::clock::now_ns()) {
+            failed_write.get_or_insert(e);
+        }
+    })));
+    let elapsed = started.elapsed();
+    let outcome = match &walked {
+        None => "killed",
+        Some(steps) if steps.iter().all(StepResult::ok) && steps.len() == p.steps.len() => "ok",
+        Some(_) => "failed",
+    };
+    record::finish(conn, run, p, mode, &actor, outcome, crate::clock::now_ns())?;
+    if let Some(e) = failed_write {
+        bail!("recording a step failed: {e}");
+    }
+    let verb = mode.as_str();
+    if args.json {
+        let report = serde_json::json!({"procedure": p.name, "mode": verb, "run": run,
+            "outcome": outcome, "seconds": elapsed.as_secs_f64(), "steps": walked});
+        super::print_json(&report)?;
+    } else {
+        println!(
+            "{verb} of {}: {outcome} in {:.1} s (run {run})",
+            p.name,
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(u8::from(outcome != "ok"))
+}
+
+/// The operator types the target version; an untested procedure also needs
+/// `--allow-untested` and a second, different confirmation.
+fn confirm_run(p: &Procedure, args: &RunArgs, state: &Tested) -> Result<()> {
+    let target = args
+        .target
+        .as_deref()
+        .ok_or_else(|| eyre!("`runbook run` needs --target V: the version production moves to"))?;
+    let now = crate::clock::now_ns();
+    if !state.is_tested() {
+        if !args.allow_untested {
+            bail!(
+                "{} is {}; rehearse it (`relops runbook rehearse {}`) or pass --allow-untested",
+                p.name,
+                state.describe(now),
+                p.name
+            );
+        }
+        let second = args.confirm_untested
+            || ask(&format!(
+                "{} is {}. Type RUN UNTESTED to go on: ",
+                p.name,
+                state.describe(now)
+            ))
+            .is_some_and(|a| a == "RUN UNTESTED");
+        if !second {
+            bail!("not confirmed: the untested procedure did not run");
+        }
+    }
+    let typed = match &args.confirm {
+        Some(c) => Some(c.clone()),
+        None => ask(&format!(
+            "{} moves production to {target}. Type {target} to proceed: ",
+            p.name
+        )),
+    };
+    if typed.as_deref() != Some(target) {
+        bail!("not confirmed: type the target version exactly ({target})");
+    }
+    Ok(())
+}
+
+/// A line from the terminal, or `None` when there is none to ask.
+fn ask(question: &str) -> Option<String> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok()?;
+    Some(line.trim().to_string())
+}
+
+struct Prompt {
+    yes: bool,
+}
+
+impl Operator for Prompt {
+    fn confirm(&self, question: &str) -> bool {
+        self.yes || ask(&format!("{question} [y/N] ")).is_some_and(|a| a.eq_ignore_ascii_case("y"))
+    }
+}
+
+/// Runs `walk` until it ends; a first Ctrl-C warns, a second within five seconds
+/// kills the running step (its process dies with the dropped future) and halts.
+async fn interruptible<T>(walk: impl std::future::Future<Output = T>) -> Option<T> {
+    let second_press = async {
+        loop {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("\nCtrl-C: press again within 5 s to kill the running step and halt");
+            let again =
+                tokio::time::timeout(std::time::Duration::from_secs(5), tokio::signal::ctrl_c());
+            if again.await.is_ok() {
+                return;
+            }
+            eprintln!("not killed; the step goes on");
+        }
+    };
+    tokio::select! {
+        done = walk => Some(done),
+        () = second_press => None,
+    }
+}
+
+fn print_step(s: &StepResult) {
+    let mark = match s.outcome.as_str() {
+        "ok" => "ok  ",
+        "skipped" => "skip",
+        _ => "FAIL",
+    };
+    println!("{mark} {}. {} ({} ms)", s.index + 1, s.name, s.millis);
+    if !s.ok() {
+        if let Some(e) = &s.error {
+            println!("     error: {e}");
+        }
+        for line in s
+            .output
+            .lines()
+            .rev()
+            .take(10)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            println!("     | {line}");
+        }
+        if let Some(r) = &s.remediation {
+            println!("     remediation: {r}");
+        }
+    }
+}
