@@ -38,6 +38,9 @@ pub struct Config {
     /// Rollback and promotion procedures (`[[procedure]]`).
     #[serde(rename = "procedure")]
     pub procedures: Vec<crate::runbook::Procedure>,
+    /// Rollout plans (`[[rollout]]`, see [`crate::rollout`]).
+    #[serde(rename = "rollout")]
+    pub rollouts: Vec<crate::rollout::Plan>,
 }
 
 /// What the release gate tolerates before it holds a candidate.
@@ -436,7 +439,35 @@ impl Config {
             });
         }
         self.validate_sources(text, path)?;
-        self.validate_procedures(text, path)
+        self.validate_procedures(text, path)?;
+        self.validate_rollouts(text, path)
+    }
+
+    /// Each plan has stages whose items say what they read; its procedures exist.
+    fn validate_rollouts(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        for (i, plan) in self.rollouts.iter().enumerate() {
+            let named = [&plan.rollback_procedure, &plan.promote_procedure];
+            let missing = named
+                .into_iter()
+                .flatten()
+                .find(|n| !self.procedures.iter().any(|p| &&p.name == n));
+            let problem = plan
+                .check()
+                .err()
+                .or_else(|| missing.map(|n| format!("no [[procedure]] named {n:?}")));
+            if let Some(message) = problem {
+                let offset = text.find(&format!("\"{}\"", plan.name)).unwrap_or(0);
+                let (line, column) = line_col(text, offset);
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    key: format!("rollout[{i}]"),
+                    message,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Each procedure has steps with commands, and names are unique.
@@ -607,5 +638,16 @@ mod tests {
         let one = "[[source]]\nname = \"a\"\nkind = \"otlp-file\"\npath = \"x\"\n";
         let err = parse(&format!("{one}{one}")).unwrap_err().to_string();
         assert!(err.contains("a second source named \"a\""), "{err}");
+    }
+
+    #[test]
+    fn a_rollout_names_an_existing_procedure() {
+        let text = "[[rollout]]\nname = \"std\"\nrollback_procedure = \"undo\"\n\
+                    [[rollout.stage]]\nname = \"canary\"\nweight = 5\nwindow = \"30m\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains("rollout[0]: no [[procedure]] named \"undo\""),
+            "{err}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::catalogue::Worse;
 use super::stats::{self, Interval, Statistic};
 
 /// A signal's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Ok,

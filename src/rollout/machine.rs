@@ -1,0 +1,388 @@
+//! The rollout state machine, pure: readings in, state and events out. Persisting it,
+//! reading live signals and running procedures happen around it.
+//!
+//! ```text
+//!            tick (trigger streak reached)
+//!  Running ───────────────────────────────▶ Triggered ──rollback──▶ RolledBack
+//!   │  ▲ promote (items pass, window over,     │ hold
+//!   │  │          approvals given)             ▼
+//!   │  └─ next stage ◀── resume ─────────────  Held ──rollback──▶ RolledBack
+//!   └─ promote at the last stage ──▶ Completed
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::{ItemKind, Plan, Stage};
+use crate::drift::Verdict;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Running,
+    Triggered,
+    Held,
+    RolledBack,
+    Completed,
+}
+
+/// A signal as the latest check read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    pub verdict: Verdict,
+    /// The release's current value, when there is one.
+    pub value: Option<f64>,
+}
+
+/// What a check knows: signal readings and whether the release's gate ships.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub signals: BTreeMap<String, Reading>,
+    pub gate_ships: Option<bool>,
+}
+
+/// An item's state after a check. Too little data keeps an item pending: it never
+/// passes for want of evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "why", rename_all = "lowercase")]
+pub enum ItemState {
+    Pending(String),
+    Pass(String),
+    Fail(String),
+}
+
+/// A rollout in flight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    pub plan: String,
+    pub release: String,
+    pub previous: Option<String>,
+    pub state: State,
+    pub stage: usize,
+    pub stage_started_ns: i64,
+    /// Manual items ticked in this stage.
+    pub ticked: BTreeSet<String>,
+    /// Who approved this stage.
+    pub approvals: BTreeSet<String>,
+    /// Consecutive failing checks per trigger.
+    pub streaks: BTreeMap<String, u32>,
+    pub items: BTreeMap<String, ItemState>,
+    /// The trigger that fired, with the value that fired it.
+    pub fired: Option<String>,
+}
+
+/// Why an operator action was refused.
+pub type Refusal = String;
+
+impl Rollout {
+    pub fn start(plan: &Plan, release: &str, previous: Option<&str>, now_ns: i64) -> Self {
+        let mut r = Self {
+            plan: plan.name.clone(),
+            release: release.into(),
+            previous: previous.map(Into::into),
+            state: State::Running,
+            stage: 0,
+            stage_started_ns: now_ns,
+            ticked: BTreeSet::new(),
+            approvals: BTreeSet::new(),
+            streaks: BTreeMap::new(),
+            items: BTreeMap::new(),
+            fired: None,
+        };
+        r.evaluate(plan, &Evidence::default());
+        r
+    }
+
+    fn current<'p>(&self, plan: &'p Plan) -> &'p Stage {
+        &plan.stages[self.stage.min(plan.stages.len() - 1)]
+    }
+
+    /// Nanoseconds left in the stage's window (0 when it has passed).
+    pub fn window_left_ns(&self, plan: &Plan, now_ns: i64) -> i64 {
+        let end = self.stage_started_ns + self.current(plan).window.as_nanos();
+        (end - now_ns).max(0)
+    }
+
+    /// A check: items re-evaluated, trigger streaks counted; a streak that reaches its
+    /// count turns the rollout Triggered (also while it waits for approvals or is held).
+    pub fn tick(&mut self, plan: &Plan, evidence: &Evidence) {
+        if matches!(self.state, State::RolledBack | State::Completed) {
+            return;
+        }
+        self.evaluate(plan, evidence);
+        for t in &self.current(plan).triggers {
+            let failing = evidence
+                .signals
+                .get(&t.signal)
+                .is_some_and(|r| match t.above {
+                    Some(limit) => r.value.is_some_and(|v| v > limit),
+                    None => r.verdict == Verdict::Fail,
+                });
+            let streak = self.streaks.entry(t.name.clone()).or_default();
+            *streak = if failing { *streak + 1 } else { 0 };
+            if *streak >= t.consecutive && self.state != State::Triggered {
+                let value = evidence.signals.get(&t.signal).and_then(|r| r.value);
+                self.fired = Some(format!(
+                    "{}: {} {} for {} checks",
+                    t.name,
+                    t.signal,
+                    value.map_or("failed".to_string(), |v| format!("at {v:.4}")),
+                    streak
+                ));
+                self.state = State::Triggered;
+            }
+        }
+    }
+
+    fn evaluate(&mut self, plan: &Plan, evidence: &Evidence) {
+        let stage = self.current(plan);
+        self.items = stage
+            .items
+            .iter()
+            .map(|i| {
+                let reading = i.signal.as_ref().and_then(|s| evidence.signals.get(s));
+                let state = match (i.kind, reading) {
+                    (ItemKind::Manual, _) if self.ticked.contains(&i.name) => {
+                        ItemState::Pass("ticked".into())
+                    }
+                    (ItemKind::Manual, _) => ItemState::Pending("waits for a tick".into()),
+                    (ItemKind::Gate, _) => match evidence.gate_ships {
+                        Some(true) => ItemState::Pass("the latest gate ships".into()),
+                        Some(false) => ItemState::Fail("the latest gate holds".into()),
+                        None => ItemState::Pending("no gate run for the release".into()),
+                    },
+                    (_, None) => ItemState::Pending("no reading yet".into()),
+                    (ItemKind::Drift, Some(r)) => match r.verdict {
+                        Verdict::Ok => ItemState::Pass("drift ok".into()),
+                        Verdict::Fail => ItemState::Fail("drift fails".into()),
+                        Verdict::Warn => ItemState::Pending("drift inconclusive".into()),
+                        Verdict::Insufficient => ItemState::Pending("not enough data".into()),
+                    },
+                    (ItemKind::Threshold, Some(r)) => {
+                        let max = i.max.unwrap_or(f64::INFINITY);
+                        match r.value {
+                            None => ItemState::Pending("not enough data".into()),
+                            Some(v) if v <= max => ItemState::Pass(format!("{v:.4} ≤ {max}")),
+                            Some(v) => ItemState::Fail(format!("{v:.4} > {max}")),
+                        }
+                    }
+                };
+                (i.name.clone(), state)
+            })
+            .collect();
+    }
+
+    /// Ticks a manual item of the current stage.
+    pub fn check(&mut self, plan: &Plan, item: &str) -> Result<(), Refusal> {
+        let stage = self.current(plan);
+        match stage.items.iter().find(|i| i.name == item) {
+            Some(i) if i.kind == ItemKind::Manual => {
+                self.ticked.insert(item.into());
+                self.items
+                    .insert(item.into(), ItemState::Pass("ticked".into()));
+                Ok(())
+            }
+            Some(_) => Err(format!("{item:?} is evaluated from signals, not ticked")),
+            None => Err(format!("stage {:?} has no item {item:?}", stage.name)),
+        }
+    }
+
+    pub fn approve(&mut self, actor: &str) -> Result<(), Refusal> {
+        self.must_be(&[State::Running, State::Held])?;
+        self.approvals.insert(actor.into());
+        Ok(())
+    }
+
+    /// What still stands between the stage and its promotion.
+    pub fn blockers(&self, plan: &Plan, now_ns: i64) -> Vec<String> {
+        let stage = self.current(plan);
+        let mut out: Vec<String> = self
+            .items
+            .iter()
+            .filter(|(_, s)| !matches!(s, ItemState::Pass(_)))
+            .map(|(name, s)| format!("{name}: {}", describe(s)))
+            .collect();
+        let left = self.window_left_ns(plan, now_ns);
+        if left > 0 {
+            out.push(format!("window: {} s left", left / 1_000_000_000));
+        }
+        if (self.approvals.len() as u32) < stage.approvals {
+            out.push(format!(
+                "approvals: {} of {}",
+                self.approvals.len(),
+                stage.approvals
+            ));
+        }
+        out
+    }
+
+    /// Moves to the next stage, or completes at the last one.
+    pub fn promote(&mut self, plan: &Plan, now_ns: i64) -> Result<(), Refusal> {
+        self.must_be(&[State::Running])?;
+        let blockers = self.blockers(plan, now_ns);
+        if !blockers.is_empty() {
+            return Err(format!("not yet: {}", blockers.join("; ")));
+        }
+        if self.stage + 1 >= plan.stages.len() {
+            self.state = State::Completed;
+            return Ok(());
+        }
+        self.stage += 1;
+        self.stage_started_ns = now_ns;
+        self.ticked.clear();
+        self.approvals.clear();
+        self.streaks.clear();
+        self.evaluate(plan, &Evidence::default());
+        Ok(())
+    }
+
+    pub fn hold(&mut self) -> Result<(), Refusal> {
+        self.must_be(&[State::Running])?;
+        self.state = State::Held;
+        Ok(())
+    }
+
+    pub fn resume(&mut self) -> Result<(), Refusal> {
+        self.must_be(&[State::Held])?;
+        self.state = State::Running;
+        Ok(())
+    }
+
+    /// Records that the rollback procedure ran to the end.
+    pub fn rolled_back(&mut self) -> Result<(), Refusal> {
+        self.must_be(&[State::Running, State::Triggered, State::Held])?;
+        self.state = State::RolledBack;
+        Ok(())
+    }
+
+    fn must_be(&self, states: &[State]) -> Result<(), Refusal> {
+        if states.contains(&self.state) {
+            Ok(())
+        } else {
+            Err(format!("the rollout is {:?}", self.state).to_lowercase())
+        }
+    }
+}
+
+fn describe(s: &ItemState) -> &str {
+    match s {
+        ItemState::Pending(w) | ItemState::Pass(w) | ItemState::Fail(w) => w,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::plan::tests::plan;
+
+    const MIN: i64 = 60_000_000_000;
+
+    fn reading(verdict: Verdict, value: f64) -> Evidence {
+        let mut e = Evidence::default();
+        e.signals.insert(
+            "refusal_rate".into(),
+            Reading {
+                verdict,
+                value: Some(value),
+            },
+        );
+        e
+    }
+
+    fn ready(r: &mut Rollout) {
+        r.check(&plan(), "dashboards reviewed").unwrap();
+        r.approve("ana").unwrap();
+        r.tick(&plan(), &reading(Verdict::Ok, 0.02));
+    }
+
+    #[test]
+    fn insufficient_data_keeps_items_pending_and_blocks_promotion() {
+        let p = plan();
+        let mut r = Rollout::start(&p, "v3", Some("v2"), 0);
+        r.tick(&p, &reading(Verdict::Insufficient, 0.02));
+        assert_eq!(
+            r.items["refusals hold"],
+            ItemState::Pending("not enough data".into())
+        );
+        let err = r.promote(&p, 31 * MIN).unwrap_err();
+        assert!(err.contains("refusals hold: not enough data"), "{err}");
+        assert!(
+            err.contains("dashboards reviewed: waits for a tick"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn promotion_needs_items_window_and_approvals_then_advances() {
+        let p = plan();
+        let mut r = Rollout::start(&p, "v3", Some("v2"), 0);
+        ready(&mut r);
+        let early = r.promote(&p, 10 * MIN).unwrap_err();
+        assert!(early.contains("window: 1200 s left"), "{early}");
+        r.promote(&p, 31 * MIN).unwrap();
+        assert_eq!(
+            (r.stage, r.state, r.stage_started_ns),
+            (1, State::Running, 31 * MIN)
+        );
+        assert!(r.approvals.is_empty() && r.ticked.is_empty());
+        r.promote(&p, 92 * MIN).unwrap();
+        assert_eq!(r.state, State::Completed);
+        assert!(r.hold().is_err(), "nothing to hold once completed");
+    }
+
+    #[test]
+    fn a_trigger_fires_after_its_streak_even_while_approvals_wait() {
+        let p = plan();
+        let mut r = Rollout::start(&p, "v3", Some("v2"), 0);
+        r.check(&p, "dashboards reviewed").unwrap();
+        r.tick(&p, &reading(Verdict::Fail, 0.08));
+        assert_eq!(r.state, State::Running, "one check is not a streak");
+        r.tick(&p, &reading(Verdict::Ok, 0.02));
+        r.tick(&p, &reading(Verdict::Fail, 0.08));
+        assert_eq!(r.state, State::Running, "the streak restarted");
+        r.tick(&p, &reading(Verdict::Fail, 0.09));
+        assert_eq!(r.state, State::Triggered);
+        assert!(
+            r.fired
+                .as_deref()
+                .unwrap()
+                .contains("refusal spike: refusal_rate at 0.0900 for 2 checks")
+        );
+        assert!(r.promote(&p, 40 * MIN).is_err());
+        r.rolled_back().unwrap();
+        assert_eq!(r.state, State::RolledBack);
+        r.tick(&p, &reading(Verdict::Fail, 0.5));
+        assert_eq!(
+            r.state,
+            State::RolledBack,
+            "a finished rollout does not tick"
+        );
+    }
+
+    #[test]
+    fn a_held_rollout_still_triggers_and_resumes() {
+        let p = plan();
+        let mut r = Rollout::start(&p, "v3", None, 0);
+        r.hold().unwrap();
+        assert!(r.promote(&p, 40 * MIN).is_err());
+        r.resume().unwrap();
+        r.hold().unwrap();
+        for _ in 0..2 {
+            r.tick(&p, &reading(Verdict::Fail, 0.07));
+        }
+        assert_eq!(r.state, State::Triggered);
+    }
+
+    #[test]
+    fn only_manual_items_are_ticked() {
+        let p = plan();
+        let mut r = Rollout::start(&p, "v3", None, 0);
+        assert!(
+            r.check(&p, "refusals hold")
+                .unwrap_err()
+                .contains("evaluated from signals")
+        );
+        assert!(r.check(&p, "nope").unwrap_err().contains("no item"));
+    }
+}

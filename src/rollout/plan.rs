@@ -1,0 +1,167 @@
+//! `[[rollout]]` plans: stages with a traffic weight, a monitoring window, checklist
+//! items, rollback triggers and the approvals promotion needs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::period::Period;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub name: String,
+    #[serde(rename = "stage")]
+    pub stages: Vec<Stage>,
+    /// The procedure a trigger offers (and `rollback` runs).
+    #[serde(default)]
+    pub rollback_procedure: Option<String>,
+    /// The procedure run on promotion, if any.
+    #[serde(default)]
+    pub promote_procedure: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub name: String,
+    /// Share of traffic in percent (shadow is 0).
+    pub weight: u8,
+    /// How long the stage is watched before it may be promoted.
+    pub window: Period,
+    /// Distinct approvers needed to promote.
+    #[serde(default)]
+    pub approvals: u32,
+    #[serde(default, rename = "item")]
+    pub items: Vec<Item>,
+    #[serde(default, rename = "trigger")]
+    pub triggers: Vec<Trigger>,
+}
+
+/// A checklist item: ticked by the operator, or evaluated from live signals.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    pub name: String,
+    pub kind: ItemKind,
+    /// drift, threshold: the signal (a drift signal name, or `series.<name>`).
+    #[serde(default)]
+    pub signal: Option<String>,
+    /// threshold: the largest value that passes.
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// The operator ticks it.
+    Manual,
+    /// Passes when the signal's drift verdict (release vs previous) is ok.
+    Drift,
+    /// Passes when the signal's current value is at most `max`.
+    Threshold,
+    /// Passes when the latest gate run of the release ships.
+    Gate,
+}
+
+/// Fires when its signal fails (drift verdict, or above `above`) for `consecutive`
+/// checks in a row.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub name: String,
+    pub signal: String,
+    #[serde(default)]
+    pub above: Option<f64>,
+    #[serde(default = "one")]
+    pub consecutive: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Plan {
+    /// What serde cannot check; the message names the stage and item.
+    pub fn check(&self) -> Result<(), String> {
+        if self.stages.is_empty() {
+            return Err("a rollout plan needs at least one stage".into());
+        }
+        for s in &self.stages {
+            if s.weight > 100 {
+                return Err(format!(
+                    "stage {:?}: weight {} is over 100",
+                    s.name, s.weight
+                ));
+            }
+            for i in &s.items {
+                let needs_signal = matches!(i.kind, ItemKind::Drift | ItemKind::Threshold);
+                if needs_signal && i.signal.is_none() {
+                    return Err(format!(
+                        "stage {:?}, item {:?}: needs `signal`",
+                        s.name, i.name
+                    ));
+                }
+                if i.kind == ItemKind::Threshold && i.max.is_none() {
+                    return Err(format!(
+                        "stage {:?}, item {:?}: needs `max`",
+                        s.name, i.name
+                    ));
+                }
+            }
+            if let Some(t) = s.triggers.iter().find(|t| t.consecutive == 0) {
+                return Err(format!(
+                    "stage {:?}, trigger {:?}: consecutive must be at least 1",
+                    s.name, t.name
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const CANARY: &str = r#"
+name = "standard"
+rollback_procedure = "rollback"
+[[stage]]
+name = "canary 5%"
+weight = 5
+window = "30m"
+approvals = 1
+item = [
+  { name = "dashboards reviewed", kind = "manual" },
+  { name = "refusals hold", kind = "drift", signal = "refusal_rate" },
+  { name = "refusals under 5 %", kind = "threshold", signal = "refusal_rate", max = 0.05 },
+]
+trigger = [ { name = "refusal spike", signal = "refusal_rate", above = 0.06, consecutive = 2 } ]
+[[stage]]
+name = "all traffic"
+weight = 100
+window = "1h"
+"#;
+
+    pub fn plan() -> Plan {
+        toml::from_str(CANARY).unwrap()
+    }
+
+    #[test]
+    fn a_plan_reads_and_checks() {
+        let p = plan();
+        assert_eq!(p.stages[0].items.len(), 3);
+        assert_eq!(p.stages[0].triggers[0].consecutive, 2);
+        assert_eq!(p.check(), Ok(()));
+    }
+
+    #[test]
+    fn a_threshold_without_max_is_named() {
+        let bad = CANARY.replace(", max = 0.05", "");
+        let err = toml::from_str::<Plan>(&bad).unwrap().check().unwrap_err();
+        assert_eq!(
+            err,
+            "stage \"canary 5%\", item \"refusals under 5 %\": needs `max`"
+        );
+    }
+}
