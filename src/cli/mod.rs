@@ -12,6 +12,7 @@ mod import;
 mod incident;
 mod inspect;
 mod replay;
+mod rollout;
 mod runbook;
 mod signals;
 mod sync;
@@ -91,6 +92,12 @@ pub enum Command {
     Doctor,
     /// The append-only, hash-chained audit log; `audit verify` checks the chain (exit 1).
     Audit(audit::AuditArgs),
+    /// The rollout in flight: start, status, tick, check, approve, promote, hold,
+    /// resume, rollback (exit 1 while triggered).
+    Rollout {
+        #[command(subcommand)]
+        command: rollout::RolloutCommand,
+    },
     /// Procedures: list, rehearse (dry runs), run (confirmed, audited; exit 1 on failure).
     Runbook {
         #[command(subcommand)]
@@ -141,6 +148,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Doctor) => sync::doctor(&open()?),
         Some(Command::Audit(args)) => audit::run(&open()?, &args),
         Some(Command::Runbook { command }) => runbook::run(&open()?, &command),
+        Some(Command::Rollout { command }) => rollout::run(&open()?, &command),
     }
 }
 

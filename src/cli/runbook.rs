@@ -51,6 +51,36 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+/// The confirmation flags of a run whose procedure and target someone else names
+/// (`relops rollout rollback`).
+#[derive(Debug, Args)]
+pub struct RunArgsNoName {
+    /// The target version typed in advance (non-interactive runs).
+    #[arg(long, value_name = "V")]
+    pub confirm: Option<String>,
+    #[arg(long)]
+    pub allow_untested: bool,
+    #[arg(long)]
+    pub confirm_untested: bool,
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Runs `procedure` towards `target` as `runbook run` would.
+pub fn rollback(ws: &Workspace, procedure: &str, target: &str, a: &RunArgsNoName) -> Result<u8> {
+    let args = RunArgs {
+        name: procedure.into(),
+        target: Some(target.into()),
+        vars: Vec::new(),
+        confirm: a.confirm.clone(),
+        allow_untested: a.allow_untested,
+        confirm_untested: a.confirm_untested,
+        yes: a.yes,
+        json: false,
+    };
+    walk(ws, &args, Mode::Run)
+}
+
 pub fn run(ws: &Workspace, cmd: &RunbookCommand) -> Result<u8> {
     match cmd {
         RunbookCommand::List { json } => list(ws, *json),

@@ -2,8 +2,10 @@
 //! checklist items evaluated from live signals or ticked by the operator, rollback
 //! triggers and approvals (see [`machine`] for the states).
 
+pub mod evidence;
 pub mod machine;
 pub mod plan;
+pub mod store;
 
 pub use machine::{Evidence, ItemState, Reading, Rollout, State};
 pub use plan::Plan;

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1_CORE, V2_SYNC, V3_AUDIT_CHAIN];
+const MIGRATIONS: &[&str] = &[V1_CORE, V2_SYNC, V3_AUDIT_CHAIN, V4_ROLLOUT_STATE];
 
 /// The schema version this build writes.
 pub const LATEST: usize = MIGRATIONS.len();
@@ -266,6 +266,12 @@ ALTER TABLE sync_state ADD COLUMN errors_total INTEGER NOT NULL DEFAULT 0;
 const V3_AUDIT_CHAIN: &str = r#"
 ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
 ALTER TABLE audit_log ADD COLUMN hash TEXT;
+"#;
+
+/// A rollout's whole machine state (ticks, approvals, streaks) as JSON beside the
+/// columns the queries use.
+const V4_ROLLOUT_STATE: &str = r#"
+ALTER TABLE rollouts ADD COLUMN snapshot TEXT NOT NULL DEFAULT '{}';
 "#;
 
 /// Brings the schema up to date; returns the version reached.
