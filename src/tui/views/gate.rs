@@ -1,0 +1,371 @@
+//! The Gate pane: the run in progress (a bar), stored runs above, the selected run's
+//! cases below (must-pass first, the worst on the candidate first), and the reasons of
+//! the case under the cursor.
+//!
+//! ```text
+//! ┌ Gate · 3 runs ───────────────────────────────────────────────────────────────────┐
+//! │ gate v3 vs v2  ━━━━━━━━━━━━━━━━━━━━────────── 12/20 cases · 10 passed · 1 failed │
+//! │ RUN  STARTED      CANDIDATE  BASELINE  VERDICT  CASES  MUST  CANDIDATE  BASELINE │
+//! │▶  3  11-20 11:58  v3         v2        HOLD        20     5  17/3/0     20/0/0   │
+//! ├ Run 3 · v3 vs v2 · HOLD ─────────────────────────────────────────────────────────┤
+//! │ MUST  CASE      TITLE                       v3     v2     WHY                     │
+//! │ ★     3f9c2a1b  refund refused on v3        FAIL   pass   not_refusal: refused    │
+//! ├──────────────────────────────────────────────────────────────────────────────────┤
+//! │ the case under the cursor: every reason, both versions, replays                  │
+//! └──────────────────────────────────────────────────────────────────────────────────┘
+//! ```
+
+use chrono::DateTime;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, LineGauge, Paragraph, Row, Table, Wrap};
+
+use crate::tui::data::gate::{
+    GateCaseRow, GateRunDetail, GateRunRow, GateVerdict, Side, Standing, Tally,
+};
+use crate::tui::state::{Focus, GateRunning, GateState, State};
+use crate::tui::widgets;
+
+pub fn draw(s: &State, f: &mut Frame, area: Rect) {
+    let g = &s.gate;
+    let rest = match &g.running {
+        Some(r) => {
+            let [bar, rest] =
+                Layout::vertical([Constraint::Length(3), Constraint::Min(4)]).areas(area);
+            progress(r, f, bar);
+            rest
+        }
+        None => area,
+    };
+    let Some(runs) = g.runs.as_deref() else {
+        let block = Block::bordered().title(Line::styled(" Gate ", widgets::title()));
+        f.render_widget(Paragraph::new("loading…").block(block), rest);
+        return;
+    };
+    if runs.is_empty() {
+        empty(s, f, rest);
+        return;
+    }
+    let list_h = (runs.len() as u16 + 3).clamp(4, (rest.height / 3).max(4));
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(list_h), Constraint::Min(6)]).areas(rest);
+    list(g, runs, f, top);
+    match g.current() {
+        Some(run) => cases(g, run, f, bottom),
+        None => {
+            let block = Block::bordered().title(" Cases ");
+            f.render_widget(Paragraph::new("loading…").block(block), bottom);
+        }
+    }
+}
+
+/// The bar of the run in progress: cases done of all, and how they ended so far.
+fn progress(r: &GateRunning, f: &mut Frame, area: Rect) {
+    let p = r.progress;
+    let ratio = if p.total == 0 {
+        0.0
+    } else {
+        (p.done as f64 / p.total as f64).clamp(0.0, 1.0)
+    };
+    let vs = r.baseline.as_deref().map_or("its baseline", |b| b);
+    let label = Line::from(vec![
+        Span::styled(format!("{}/{} cases ", p.done, p.total), widgets::title()),
+        Span::styled(
+            format!("· {} passed ", p.passed),
+            Style::new().fg(Color::Green),
+        ),
+        Span::styled(format!("· {} failed ", p.failed), widgets::bad()),
+        Span::styled(
+            format!(
+                "· {} error{}",
+                p.errors,
+                if p.errors == 1 { "" } else { "s" }
+            ),
+            widgets::warn(),
+        ),
+    ]);
+    let gauge = LineGauge::default()
+        .block(Block::bordered().title(Line::styled(
+            format!(" Running the gate · {} vs {vs} ", r.candidate),
+            widgets::warn(),
+        )))
+        .filled_style(Style::new().fg(Color::Cyan))
+        .unfilled_style(Style::new().fg(Color::DarkGray))
+        .filled_symbol(symbols::line::THICK_HORIZONTAL)
+        .unfilled_symbol(symbols::line::THICK_HORIZONTAL)
+        .ratio(ratio)
+        .label(label);
+    f.render_widget(gauge, area);
+}
+
+fn empty(s: &State, f: &mut Frame, area: Rect) {
+    let block = Block::bordered().title(Line::styled(" Gate ", widgets::title()));
+    let how = if s.readonly {
+        "`relops gate --candidate V` runs one (not from a --readonly console)."
+    } else {
+        "`g` runs the gate on the newest version against the one before; `:gate V [BASELINE]` \
+         names them; `relops gate --candidate V` runs one from the command line."
+    };
+    let text = vec![
+        Line::raw("No gate runs stored yet."),
+        Line::styled(how, widgets::dim()),
+    ];
+    f.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
+        area,
+    );
+}
+
+pub fn verdict_style(v: GateVerdict) -> Style {
+    match v {
+        GateVerdict::Ship => Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+        GateVerdict::Hold => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        GateVerdict::Error => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+    }
+}
+
+fn standing_style(s: Standing) -> Style {
+    match s {
+        Standing::Pass => Style::new().fg(Color::Green),
+        Standing::Fail => widgets::bad().add_modifier(Modifier::BOLD),
+        Standing::Error => widgets::warn(),
+    }
+}
+
+fn time(ns: i64) -> String {
+    DateTime::from_timestamp_nanos(ns)
+        .format("%m-%d %H:%M")
+        .to_string()
+}
+
+/// `17/3/0`: passed / failed / errors.
+fn tally(t: &Tally) -> String {
+    format!("{}/{}/{}", t.pass, t.fail, t.error)
+}
+
+fn first_row(selected: usize, visible: usize) -> usize {
+    selected.saturating_sub(visible.saturating_sub(1))
+}
+
+fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
+    let title = Line::from(vec![
+        Span::styled(" Gate ", widgets::title()),
+        Span::raw(format!("· {} stored run(s) ", runs.len())),
+    ]);
+    let header = Row::new([
+        "RUN",
+        "STARTED",
+        "CANDIDATE",
+        "BASELINE",
+        "VERDICT",
+        "CASES",
+        "MUST",
+        "CAND P/F/E",
+        "BASE P/F/E",
+        "TOOK",
+    ])
+    .style(widgets::dim());
+    let visible = area.height.saturating_sub(3) as usize;
+    let first = first_row(g.selected, visible);
+    let focused = g.focus == Focus::List;
+    let rows = runs
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(visible)
+        .map(|(i, r)| {
+            let marker = if i == g.selected { "▶" } else { " " };
+            let took = r.finished_ns.map_or("-".into(), |f| {
+                widgets::millis((f - r.started_ns) as f64 / 1e6)
+            });
+            let row = Row::new([
+                Cell::from(format!("{marker}{:>3}", r.id)),
+                Cell::from(time(r.started_ns)),
+                Cell::from(widgets::clip(&r.candidate, 10)),
+                Cell::from(
+                    r.baseline
+                        .as_deref()
+                        .map_or("-".into(), |b| widgets::clip(b, 10)),
+                ),
+                Cell::from(r.verdict.word()).style(verdict_style(r.verdict)),
+                Cell::from(format!("{:>5}", r.cases)),
+                Cell::from(format!("{:>4}", r.must_pass)),
+                Cell::from(tally(&r.on_candidate)),
+                Cell::from(r.on_baseline.as_ref().map_or("-".into(), tally)),
+                Cell::from(took),
+            ]);
+            match (i == g.selected, focused) {
+                (true, true) => row.style(widgets::selected()),
+                (true, false) => row.style(Style::new().add_modifier(Modifier::BOLD)),
+                _ => row,
+            }
+        });
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(12),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(4),
+        Constraint::Length(11),
+        Constraint::Length(11),
+        Constraint::Min(6),
+    ];
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::bordered().title(title)),
+        area,
+    );
+}
+
+fn cases(g: &GateState, run: &GateRunDetail, f: &mut Frame, area: Rect) {
+    let focused = g.focus == Focus::Rows;
+    let [table, detail] = if focused {
+        Layout::vertical([Constraint::Min(4), Constraint::Length(7)]).areas(area)
+    } else {
+        [area, Rect::default()]
+    };
+    let r = &run.run;
+    let vs = r.baseline.as_deref().unwrap_or("-");
+    let title = Line::from(vec![
+        Span::styled(format!(" Run {} ", r.id), widgets::title()),
+        Span::raw(format!("· {} vs {vs} · ", r.candidate)),
+        Span::styled(r.verdict.word(), verdict_style(r.verdict)),
+        Span::raw(" · cases, must-pass first "),
+    ]);
+    let header = Row::new([
+        " MUST".to_string(),
+        "CASE".into(),
+        "TITLE".into(),
+        widgets::clip(&r.candidate, 8),
+        widgets::clip(vs, 8),
+        "WHY (candidate)".into(),
+    ])
+    .style(widgets::dim());
+    let visible = table.height.saturating_sub(3) as usize;
+    let first = if focused {
+        first_row(g.cursor, visible)
+    } else {
+        0
+    };
+    let rows = run
+        .cases
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(visible)
+        .map(|(i, c)| {
+            let here = focused && i == g.cursor;
+            let title = match &c.title {
+                Some(t) => Cell::from(widgets::one_line(t)),
+                None => Cell::from("(no longer in the suite)").style(widgets::dim()),
+            };
+            let row = Row::new([
+                Cell::from(Line::from(vec![
+                    Span::raw(if here { "▶" } else { " " }),
+                    Span::styled(if c.must_pass { "★" } else { "" }, widgets::warn()),
+                ])),
+                Cell::from(c.id.clone()),
+                title,
+                side_cell(c.candidate.as_ref()),
+                side_cell(c.baseline.as_ref()),
+                Cell::from(why(c)).style(widgets::dim()),
+            ]);
+            if here {
+                row.style(widgets::selected())
+            } else {
+                row
+            }
+        });
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(9),
+        Constraint::Min(24),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Min(30),
+    ];
+    let hint = if focused {
+        ""
+    } else {
+        "Enter: into the cases "
+    };
+    let block = Block::bordered()
+        .title(title)
+        .title_bottom(Line::styled(hint, widgets::dim()));
+    f.render_widget(Table::new(rows, widths).header(header).block(block), table);
+    if let Some(c) = run.cases.get(g.cursor).filter(|_| focused) {
+        case_detail(run, c, f, detail);
+    }
+}
+
+fn side_cell(side: Option<&Side>) -> Cell<'static> {
+    match side {
+        Some(s) => Cell::from(s.standing.word()).style(standing_style(s.standing)),
+        None => Cell::from("-").style(widgets::dim()),
+    }
+}
+
+/// The candidate's first reason, else a word on what changed.
+fn why(c: &GateCaseRow) -> String {
+    let first = c.candidate.as_ref().and_then(|s| s.reasons.first());
+    match first {
+        Some(r) => widgets::one_line(r),
+        None if c.regression() => "regression".into(),
+        None => String::new(),
+    }
+}
+
+/// Every reason of the case under the cursor, per version, with its replay.
+fn case_detail(run: &GateRunDetail, c: &GateCaseRow, f: &mut Frame, area: Rect) {
+    let mut lines = Vec::new();
+    let sides = [
+        (run.run.candidate.as_str(), c.candidate.as_ref()),
+        (
+            run.run.baseline.as_deref().unwrap_or("-"),
+            c.baseline.as_ref(),
+        ),
+    ];
+    for (label, side) in sides {
+        let Some(s) = side else { continue };
+        let replay = s
+            .replay
+            .map_or("no replay kept".into(), |r| format!("r:{r}"));
+        let latency = s.latency_ms.map_or("-".into(), widgets::millis);
+        lines.push(Line::from(vec![
+            Span::styled(format!("{label}: "), widgets::title()),
+            Span::styled(s.standing.word(), standing_style(s.standing)),
+            Span::styled(
+                format!(" · {} attempt(s) · {latency} · {replay}", s.attempts),
+                widgets::dim(),
+            ),
+        ]));
+        for r in &s.reasons {
+            lines.push(Line::raw(format!("  ✗ {}", widgets::one_line(r))));
+        }
+    }
+    let title = Line::styled(
+        format!(
+            " {} · {} ",
+            c.id,
+            c.title
+                .as_deref()
+                .map_or("(no longer in the suite)".into(), widgets::one_line)
+        ),
+        widgets::title(),
+    );
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered().title(title).title_bottom(Line::styled(
+                "Enter / d: diff candidate vs baseline ",
+                widgets::dim(),
+            )),
+        ),
+        area,
+    );
+}
