@@ -95,7 +95,7 @@ fn progress(r: &GateRunning, f: &mut Frame, area: Rect) {
         .filled_style(Style::new().fg(Color::Cyan))
         .unfilled_style(Style::new().fg(Color::DarkGray))
         .filled_symbol(symbols::line::THICK_HORIZONTAL)
-        .unfilled_symbol(symbols::line::THICK_HORIZONTAL)
+        .unfilled_symbol(symbols::line::HORIZONTAL)
         .ratio(ratio)
         .label(label);
     f.render_widget(gauge, area);
