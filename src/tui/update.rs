@@ -553,6 +553,13 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
             .find(|(_, r, _)| r.contains(&col));
         return hit.map_or_else(Vec::new, |(pane, _, _)| show(s, pane));
     }
+    if s.overlay == Overlay::None {
+        match s.pane {
+            Pane::Incidents => return incidents::click(s, areas.body, col, row),
+            Pane::Gate => return gate::click(s, areas.body, col, row),
+            _ => {}
+        }
+    }
     if s.overlay != Overlay::None || s.pane != Pane::Traces || s.detail.is_some() {
         return Vec::new();
     }

@@ -7,6 +7,7 @@ use super::super::data::Request;
 use super::super::data::gate::{GateRunDetail, GateRunRow};
 use super::super::layout;
 use super::super::state::{Focus, GateRunning, Overlay, State};
+use super::super::views;
 use super::{Move, moved};
 use crate::replay::ExecRef;
 
@@ -109,6 +110,38 @@ pub(super) fn open(s: &mut State) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// A click on a run selects it and on a case moves the cursor there; a click on what is
+/// already selected opens it.
+pub(super) fn click(s: &mut State, body: ratatui::layout::Rect, col: u16, row: u16) -> Vec<Effect> {
+    let g = &s.gate;
+    let n = g.runs.as_ref().map_or(0, Vec::len);
+    let [list, table] = views::gate::areas(g, body);
+    let first = layout::first_visible(g.selected, layout::table_rows(list));
+    if let Some(i) = layout::table_hit(list, first, col, row).filter(|i| *i < n) {
+        if i == g.selected && g.focus == Focus::List {
+            return open(s);
+        }
+        let g = &mut s.gate;
+        if i != g.selected {
+            g.cursor = 0;
+        }
+        g.focus = Focus::List;
+        g.selected = i;
+        return run_if_stale(s);
+    }
+    let cases = g.current().map_or(0, |r| r.cases.len());
+    let first = views::gate::cases_first(g, table);
+    if let Some(i) = layout::table_hit(table, first, col, row).filter(|i| *i < cases) {
+        if i == g.cursor && g.focus == Focus::Rows {
+            return open(s);
+        }
+        let g = &mut s.gate;
+        g.focus = Focus::Rows;
+        g.cursor = i;
+    }
+    Vec::new()
 }
 
 pub(super) fn back(s: &mut State) {

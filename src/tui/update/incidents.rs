@@ -138,6 +138,41 @@ pub(super) fn open(s: &mut State) -> Vec<Effect> {
     }
 }
 
+/// A click on a list row selects it and on a timeline row moves the cursor there; a
+/// click on what is already selected opens it.
+pub(super) fn click(s: &mut State, body: ratatui::layout::Rect, col: u16, row: u16) -> Vec<Effect> {
+    let inc = &s.incidents;
+    if inc.detail.is_some() {
+        return Vec::new();
+    }
+    let n = inc.rows.as_ref().map_or(0, Vec::len);
+    let [list, below] = views::incidents::areas(n, body);
+    let first = layout::first_visible(inc.selected, layout::table_rows(list));
+    if let Some(i) = layout::table_hit(list, first, col, row).filter(|i| *i < n) {
+        if i == inc.selected && inc.focus == Focus::List {
+            return open(s);
+        }
+        let inc = &mut s.incidents;
+        if i != inc.selected {
+            inc.cursor = 0;
+        }
+        inc.focus = Focus::List;
+        inc.selected = i;
+        return timeline_if_stale(s);
+    }
+    let events = inc.current().map_or(0, |t| t.events.len());
+    let first = views::incidents::timeline_first(inc, below);
+    if let Some(i) = layout::table_hit(below, first, col, row).filter(|i| *i < events) {
+        if i == inc.cursor && inc.focus == Focus::Rows {
+            return open(s);
+        }
+        let inc = &mut s.incidents;
+        inc.focus = Focus::Rows;
+        inc.cursor = i;
+    }
+    Vec::new()
+}
+
 /// `Esc`: out of the trace, then out of the timeline.
 pub(super) fn back(s: &mut State) {
     let inc = &mut s.incidents;

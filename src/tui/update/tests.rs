@@ -905,3 +905,41 @@ fn gate_without_runs_takes_the_newest_version_and_the_palette_names_both() {
         }]
     );
 }
+
+#[test]
+fn clicks_select_incidents_and_timeline_rows_and_open_the_selection() {
+    // 120×40: the list's rows start on screen row 3, the timeline's on row 8.
+    let mut s = incidents_shown();
+    let fx = update(&mut s, Action::Click { col: 10, row: 4 });
+    assert_eq!(s.incidents.selected, 1);
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::Timeline { incident: 1, .. }]
+    ));
+    let t = fixtures::timeline(fixtures::incident(1, Some(9_999)));
+    update(&mut s, Action::Loaded(Loaded::Timeline(Box::new(t))));
+    update(&mut s, Action::Click { col: 10, row: 9 });
+    assert_eq!(s.incidents.focus, crate::tui::state::Focus::Rows);
+    assert_eq!(s.incidents.cursor, 1);
+    let fx = update(&mut s, Action::Click { col: 10, row: 9 });
+    assert!(matches!(loads(&fx)[..], [Request::Detail { .. }]));
+    assert!(s.incidents.detail.is_some());
+}
+
+#[test]
+fn clicks_select_gate_runs_and_cases() {
+    let mut s = gate_shown();
+    let fx = update(&mut s, Action::Click { col: 10, row: 4 });
+    assert_eq!(s.gate.selected, 1);
+    assert!(matches!(loads(&fx)[..], [Request::GateRun { id: 1, .. }]));
+    let detail = fixtures::gate_detail(fixtures::gate_run(
+        1,
+        crate::tui::data::gate::GateVerdict::Ship,
+    ));
+    update(&mut s, Action::Loaded(Loaded::GateRun(Box::new(detail))));
+    update(&mut s, Action::Click { col: 10, row: 8 });
+    assert_eq!(s.gate.focus, crate::tui::state::Focus::Rows);
+    assert_eq!(s.gate.cursor, 0);
+    let fx = update(&mut s, Action::Click { col: 10, row: 8 });
+    assert!(matches!(loads(&fx)[..], [Request::Diff { .. }]));
+}

@@ -26,6 +26,7 @@ use ratatui::widgets::{Block, Cell, LineGauge, Paragraph, Row, Table, Wrap};
 use crate::tui::data::gate::{
     GateCaseRow, GateRunDetail, GateRunRow, GateVerdict, Side, Standing, Tally,
 };
+use crate::tui::layout;
 use crate::tui::state::{Focus, GateRunning, GateState, State};
 use crate::tui::widgets;
 
@@ -33,8 +34,7 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
     let g = &s.gate;
     let rest = match &g.running {
         Some(r) => {
-            let [bar, rest] =
-                Layout::vertical([Constraint::Length(3), Constraint::Min(4)]).areas(area);
+            let [bar, rest] = bar_split(area);
             progress(r, f, bar);
             rest
         }
@@ -49,9 +49,7 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
         empty(s, f, rest);
         return;
     }
-    let list_h = (runs.len() as u16 + 3).clamp(4, (rest.height / 3).max(4));
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(list_h), Constraint::Min(6)]).areas(rest);
+    let [top, bottom] = layout::split_list(rest, runs.len(), 6);
     list(g, runs, f, top);
     match g.current() {
         Some(run) => cases(g, run, f, bottom),
@@ -59,6 +57,40 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
             let block = Block::bordered().title(" Cases ");
             f.render_widget(Paragraph::new("loading…").block(block), bottom);
         }
+    }
+}
+
+fn bar_split(area: Rect) -> [Rect; 2] {
+    Layout::vertical([Constraint::Length(3), Constraint::Min(4)]).areas(area)
+}
+
+/// Where the runs and the cases table are (drawing and mouse hit-testing agree through
+/// this).
+pub fn areas(g: &GateState, body: Rect) -> [Rect; 2] {
+    let rest = if g.running.is_some() {
+        bar_split(body)[1]
+    } else {
+        body
+    };
+    let [list, below] = layout::split_list(rest, g.runs.as_ref().map_or(0, Vec::len), 6);
+    [list, cases_split(g.focus == Focus::Rows, below)[0]]
+}
+
+/// The cases table and, while the keys are in it, the case under the cursor.
+fn cases_split(focused: bool, area: Rect) -> [Rect; 2] {
+    if focused {
+        Layout::vertical([Constraint::Min(4), Constraint::Length(7)]).areas(area)
+    } else {
+        [area, Rect::default()]
+    }
+}
+
+/// The first case row drawn.
+pub fn cases_first(g: &GateState, table: Rect) -> usize {
+    if g.focus == Focus::Rows {
+        layout::first_visible(g.cursor, layout::table_rows(table))
+    } else {
+        0
     }
 }
 
@@ -146,10 +178,6 @@ fn tally(t: &Tally) -> String {
     format!("{}/{}/{}", t.pass, t.fail, t.error)
 }
 
-fn first_row(selected: usize, visible: usize) -> usize {
-    selected.saturating_sub(visible.saturating_sub(1))
-}
-
 fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
     let title = Line::from(vec![
         Span::styled(" Gate ", widgets::title()),
@@ -168,8 +196,8 @@ fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
         "TOOK",
     ])
     .style(widgets::dim());
-    let visible = area.height.saturating_sub(3) as usize;
-    let first = first_row(g.selected, visible);
+    let visible = layout::table_rows(area);
+    let first = layout::first_visible(g.selected, visible);
     let focused = g.focus == Focus::List;
     let rows = runs
         .iter()
@@ -225,11 +253,7 @@ fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
 
 fn cases(g: &GateState, run: &GateRunDetail, f: &mut Frame, area: Rect) {
     let focused = g.focus == Focus::Rows;
-    let [table, detail] = if focused {
-        Layout::vertical([Constraint::Min(4), Constraint::Length(7)]).areas(area)
-    } else {
-        [area, Rect::default()]
-    };
+    let [table, detail] = cases_split(focused, area);
     let r = &run.run;
     let vs = r.baseline.as_deref().unwrap_or("-");
     let title = Line::from(vec![
@@ -247,12 +271,8 @@ fn cases(g: &GateState, run: &GateRunDetail, f: &mut Frame, area: Rect) {
         "WHY (candidate)".into(),
     ])
     .style(widgets::dim());
-    let visible = table.height.saturating_sub(3) as usize;
-    let first = if focused {
-        first_row(g.cursor, visible)
-    } else {
-        0
-    };
+    let visible = layout::table_rows(table);
+    let first = cases_first(g, table);
     let rows = run
         .cases
         .iter()

@@ -18,13 +18,14 @@
 
 use chrono::DateTime;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
 use super::detail;
 use crate::tui::data::incidents::{Event, EventKind, IncidentRow, Timeline};
+use crate::tui::layout;
 use crate::tui::state::{Focus, IncidentsState, State};
 use crate::tui::widgets;
 
@@ -43,9 +44,7 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
         empty(f, area);
         return;
     }
-    let list_h = (rows.len() as u16 + 3).clamp(4, (area.height / 3).max(4));
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(list_h), Constraint::Min(4)]).areas(area);
+    let [top, bottom] = areas(rows.len(), area);
     list(inc, rows, f, top);
     match inc.current() {
         Some(t) => timeline(inc, t, f, bottom),
@@ -91,9 +90,18 @@ pub fn severity_style(severity: &str) -> Style {
     }
 }
 
-/// The first row to draw so that `selected` stays within `visible` rows.
-fn first_row(selected: usize, visible: usize) -> usize {
-    selected.saturating_sub(visible.saturating_sub(1))
+/// The list and the timeline (drawing and mouse hit-testing agree through this).
+pub fn areas(incidents: usize, body: Rect) -> [Rect; 2] {
+    layout::split_list(body, incidents, 4)
+}
+
+/// The first timeline row drawn.
+pub fn timeline_first(inc: &IncidentsState, area: Rect) -> usize {
+    if inc.focus == Focus::Rows {
+        layout::first_visible(inc.cursor, layout::table_rows(area))
+    } else {
+        0
+    }
 }
 
 fn list(inc: &IncidentsState, rows: &[IncidentRow], f: &mut Frame, area: Rect) {
@@ -106,8 +114,8 @@ fn list(inc: &IncidentsState, rows: &[IncidentRow], f: &mut Frame, area: Rect) {
         "ID", "SEV", "STATUS", "TITLE", "OPENED", "CLOSED", "TRACES", "REPLAYS", "CASES",
     ])
     .style(widgets::dim());
-    let visible = area.height.saturating_sub(3) as usize;
-    let first = first_row(inc.selected, visible);
+    let visible = layout::table_rows(area);
+    let first = layout::first_visible(inc.selected, visible);
     let focused = inc.focus == Focus::List;
     let body = rows
         .iter()
@@ -170,13 +178,9 @@ fn timeline(inc: &IncidentsState, t: &Timeline, f: &mut Frame, area: Rect) {
         ));
     }
     let header = Row::new([" TIME (UTC)", "SINCE", "WHAT", "DETAIL"]).style(widgets::dim());
-    let visible = area.height.saturating_sub(3) as usize;
+    let visible = layout::table_rows(area);
     let focused = inc.focus == Focus::Rows;
-    let first = if focused {
-        first_row(inc.cursor, visible)
-    } else {
-        0
-    };
+    let first = timeline_first(inc, area);
     let rows = t
         .events
         .iter()
