@@ -1,7 +1,7 @@
 //! The console rendered headless (ratatui `TestBackend`) on a small demo workspace,
 //! loaded through the same requests and queries the background loader runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
@@ -231,7 +231,7 @@ fn demo_server() {
 }
 
 /// A demo's workflow server, once per demo, in this process on its configured port.
-fn serve(config: &PathBuf) {
+fn serve(config: &Path) {
     static STARTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let ws = Workspace::open(Some(config), None, false).unwrap();
     let addr = ws.config.demo.unwrap().server;
@@ -483,7 +483,7 @@ fn ops_config() -> &'static PathBuf {
     .1
 }
 
-fn seed_ops(config: &PathBuf) {
+fn seed_ops(config: &Path) {
     use relops::gate::{Attempt, CaseRun, Outcome, decide, report, store as gate_store};
     use relops::{cases, incident, store};
     let ws = Workspace::open(Some(config), None, false).unwrap();
