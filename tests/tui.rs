@@ -289,8 +289,8 @@ fn replaying_a_refusal_opens_the_diff_pane() {
     assert_eq!(kinds, ["not_refusal", "similar_to_reference"]);
     assert!(f.draft.case.reference.is_some());
     assert_eq!(
-        f.draft.case.source.as_ref().unwrap().trace_id,
-        h.state.diff.data.as_ref().unwrap().a.trace_id
+        Some(&f.draft.case.source.as_ref().unwrap().trace_id),
+        h.state.diff.data.as_ref().unwrap().a.trace_id.as_ref()
     );
     h.press("esc");
 }
