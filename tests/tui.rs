@@ -299,8 +299,8 @@ fn replaying_a_refusal_opens_the_diff_pane() {
     assert_eq!(kinds, ["not_refusal", "similar_to_reference"]);
     assert!(f.draft.case.reference.is_some());
     assert_eq!(
-        f.draft.case.source.as_ref().unwrap().trace_id,
-        h.state.diff.data.as_ref().unwrap().a.trace_id
+        Some(&f.draft.case.source.as_ref().unwrap().trace_id),
+        h.state.diff.data.as_ref().unwrap().a.trace_id.as_ref()
     );
     h.press("esc");
 }
@@ -484,6 +484,7 @@ fn ops_config() -> &'static PathBuf {
 }
 
 fn seed_ops(config: &Path) {
+    use relops::gate::run::{CaseReplay, Side};
     use relops::gate::{Attempt, CaseRun, Outcome, decide, report, store as gate_store};
     use relops::{cases, incident, store};
     let ws = Workspace::open(Some(config), None, false).unwrap();
@@ -521,7 +522,9 @@ fn seed_ops(config: &Path) {
     store::replays::insert(
         conn,
         &[store::replays::NewReplay {
-            trace_pk: trace.row.pk,
+            trace_pk: Some(trace.row.pk),
+            case_id: None,
+            input: None,
             version_pk: v2,
             target: "demo".into(),
             started_ns: now - 2 * HOUR_NS,
@@ -544,10 +547,12 @@ fn seed_ops(config: &Path) {
     let draft = cases::suggest::from_trace(conn, &ws.config, &refusals[0], &opts).unwrap();
     cases::save(&ws.suite_dir(), &draft.case).unwrap();
 
+    // Two stored runs; the v3 one kept its replays (what a case drills into).
     let attempt = |outcome: Outcome, ms: f64| Attempt {
         outcome,
         latency_ms: Some(ms),
         cost_usd: Some(0.0004),
+        replay_id: None,
     };
     let pass = || Outcome::Pass;
     let refused = || Outcome::Fail {
@@ -563,7 +568,7 @@ fn seed_ops(config: &Path) {
         },
         CaseRun {
             id: "0000beef".into(),
-            title: "a case no longer in the suite".into(),
+            title: "a case since removed".into(),
             must_pass: false,
             candidate: vec![attempt(
                 Outcome::Error {
@@ -574,6 +579,38 @@ fn seed_ops(config: &Path) {
             baseline: vec![attempt(pass(), 700.0)],
         },
     ];
+    let record = |side: Side, output: &str, ms: f64| CaseReplay {
+        case: 0,
+        side,
+        attempt: 0,
+        record: store::replays::NewReplay {
+            trace_pk: None,
+            case_id: Some(draft.case.id.clone()),
+            input: Some(draft.case.input.clone()),
+            version_pk: 0,
+            target: "demo".into(),
+            started_ns: now - 30 * MIN_NS,
+            latency_ms: Some(ms),
+            output: Some(output.into()),
+            spans: None,
+            tokens_in: Some(40),
+            tokens_out: Some(20),
+            cost_usd: Some(0.0004),
+            error: None,
+        },
+    };
+    let v3_replays = [
+        record(
+            Side::Candidate,
+            "I'm sorry, but I can't help with refunds in this chat.",
+            900.0,
+        ),
+        record(
+            Side::Baseline,
+            "Your refund has been issued; you'll see it in 3-5 business days.",
+            850.0,
+        ),
+    ];
     let v2_vs_v1: Vec<CaseRun> = v3_vs_v2
         .iter()
         .map(|r| CaseRun {
@@ -583,10 +620,10 @@ fn seed_ops(config: &Path) {
         })
         .collect();
     let stored = [
-        ("v2", "v1", v2_vs_v1, now - 30 * HOUR_NS),
-        ("v3", "v2", v3_vs_v2, now - 30 * MIN_NS),
+        ("v2", "v1", v2_vs_v1, &[][..], now - 30 * HOUR_NS),
+        ("v3", "v2", v3_vs_v2, &v3_replays[..], now - 30 * MIN_NS),
     ];
-    for (c, b, runs, at) in stored {
+    for (c, b, mut runs, replays, at) in stored {
         let verdict = decide(&runs, true, &ws.config.gate);
         let versions = report::Versions {
             candidate: c.into(),
@@ -594,7 +631,6 @@ fn seed_ops(config: &Path) {
             baseline: Some(b.into()),
             baseline_fingerprint: None,
         };
-        let md = report::markdown(&verdict, &runs, &versions);
         gate_store::save(
             conn,
             &gate_store::Finished {
@@ -602,10 +638,14 @@ fn seed_ops(config: &Path) {
                 baseline_pk: Some(version_pk(conn, b)),
                 started_ns: at,
                 finished_ns: at + 12 * 1_000_000_000,
+                suite: "evals/cases",
+                target: "demo",
+                repeat: 1,
                 verdict: &verdict,
-                runs: &runs,
-                report: &md,
+                replays,
             },
+            &mut runs,
+            |runs| report::markdown(&verdict, runs, &versions),
         )
         .unwrap();
     }
@@ -709,9 +749,19 @@ fn gate_pane_lists_runs_and_a_runs_cases() {
         cases.contains("not_refusal: the answer is a refusal"),
         "{cases}"
     );
-    assert!(cases.contains("(no longer in the suite)"), "{cases}");
+    assert!(cases.contains("a case since removed"), "{cases}");
     insta::assert_snapshot!("gate_run_cases", cases);
-    // These runs kept no replays: the drill says so and stays.
+    // The must-pass case kept its replays: Enter diffs baseline against candidate, Esc
+    // comes back to the cases.
+    h.press("enter");
+    assert_eq!(h.state.pane, Pane::Diff);
+    let diff = screen(&h);
+    assert!(diff.contains("answer → refusal"), "{diff}");
+    insta::assert_snapshot!("gate_case_diff", diff);
+    h.press("esc");
+    assert_eq!(h.state.pane, Pane::Gate);
+    // The removed case kept no replay on the candidate (it errored): said, not drilled.
+    h.press("j");
     h.press("enter");
     assert_eq!(h.state.pane, Pane::Gate);
     assert!(h.state.status.as_ref().unwrap().error);
@@ -738,7 +788,7 @@ fn gate_progress_bar_mid_run() {
         }));
     }
     let s = screen(&h);
-    assert!(s.contains("7/20 cases") && s.contains("5 passed"), "{s}");
+    assert!(s.contains("7/20 calls") && s.contains("5 passed"), "{s}");
     insta::assert_snapshot!(s);
 }
 
@@ -772,7 +822,13 @@ fn palette_gate_runs_against_the_demo_server_and_holds() {
     assert!(!status.error, "{}", status.text);
     assert!(status.text.contains("v3 vs v2 → HOLD"), "{}", status.text);
     let run = h.state.gate.selected_row().expect("the run is listed");
-    assert_eq!(run.on_candidate.fail, 1);
-    assert_eq!(run.on_baseline.unwrap().pass, 1);
+    assert_eq!(run.candidate_counts.fail, 1);
+    assert_eq!(run.baseline_counts.unwrap().pass, 1);
     assert!(h.render().contains("HOLD"));
+    // The run kept its replays: the must-pass case drills into its diff.
+    h.press("enter");
+    h.press("enter");
+    assert_eq!(h.state.pane, Pane::Diff);
+    let diff = h.state.diff.data.as_ref().expect("the diff loaded");
+    assert!(diff.a.id.starts_with("r:") && diff.b.id.starts_with("r:"));
 }

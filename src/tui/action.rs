@@ -147,7 +147,8 @@ pub enum Action {
     GateFinished(Result<GateDone, String>),
 }
 
-/// How far a running gate got: calls done of all, and how they ended.
+/// How far a running gate got: calls (case × version × attempt) done of all, and how
+/// they ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GateProgress {
     pub done: usize,

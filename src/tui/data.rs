@@ -78,14 +78,11 @@ pub enum Request {
         incident: i64,
         suite: PathBuf,
     },
-    /// Stored gate runs with their tallies.
-    GateRuns {
-        suite: PathBuf,
-    },
+    /// Stored gate runs with their counts.
+    GateRuns,
     /// One gate run with its cases.
     GateRun {
         id: i64,
-        suite: PathBuf,
     },
 }
 
@@ -136,8 +133,8 @@ pub enum Loaded {
     Diff(DiffBox),
     Incidents(Vec<incidents::IncidentRow>),
     Timeline(Box<incidents::Timeline>),
-    GateRuns(Vec<gate::GateRunRow>),
-    GateRun(Box<gate::GateRunDetail>),
+    GateRuns(Vec<gate::RunSummary>),
+    GateRun(Box<gate::RunDetail>),
     /// A request failed; `what` names it for the status line.
     Failed {
         what: &'static str,
@@ -196,7 +193,7 @@ impl Request {
             Request::Diff { .. } => "diff",
             Request::Incidents { .. } => "incidents",
             Request::Timeline { .. } => "timeline",
-            Request::GateRuns { .. } => "gate runs",
+            Request::GateRuns => "gate runs",
             Request::GateRun { .. } => "gate run",
         }
     }
@@ -282,8 +279,8 @@ fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
                 },
             }
         }
-        Request::GateRuns { suite } => Loaded::GateRuns(gate::runs(conn, suite)?),
-        Request::GateRun { id, suite } => match gate::run(conn, *id, suite)? {
+        Request::GateRuns => Loaded::GateRuns(gate::runs(conn)?),
+        Request::GateRun { id } => match gate::run(conn, *id)? {
             Some(r) => Loaded::GateRun(Box::new(r)),
             None => Loaded::Failed {
                 what: "gate run",

@@ -113,64 +113,80 @@ pub fn timeline(
     }
 }
 
-/// A stored gate run of v3 against v2.
+/// A stored gate run of v3 against v2 (`None`: it broke off).
 pub fn gate_run(
     id: i64,
-    verdict: crate::tui::data::gate::GateVerdict,
-) -> crate::tui::data::gate::GateRunRow {
-    use crate::tui::data::gate::{GateRunRow, Tally};
-    GateRunRow {
+    decision: Option<crate::gate::Decision>,
+) -> crate::gate::store::RunSummary {
+    use crate::gate::store::{Counts, RunSummary};
+    RunSummary {
         id,
+        started_at: String::new(),
+        finished_at: None,
         candidate: "v3".into(),
+        candidate_fingerprint: "000000000v3".into(),
         baseline: Some("v2".into()),
-        started_ns: id,
-        finished_ns: Some(id + 1),
-        verdict,
+        baseline_fingerprint: Some("000000000v2".into()),
+        decision,
+        reasons: Vec::new(),
         cases: 2,
         must_pass: 1,
-        on_candidate: Tally {
+        candidate_counts: Counts {
             pass: 1,
             fail: 1,
             error: 0,
         },
-        on_baseline: Some(Tally {
+        baseline_counts: Some(Counts {
             pass: 2,
             fail: 0,
             error: 0,
         }),
+        suite: None,
+        target: None,
+        repeat: 1,
+        started_ns: id,
+        candidate_pk: 2,
+        baseline_pk: Some(1),
     }
 }
 
 /// A run's cases: a must-pass regression with replays kept (r:10 on the candidate,
 /// r:11 on the baseline), and a passing case without replays.
-pub fn gate_detail(
-    row: crate::tui::data::gate::GateRunRow,
-) -> crate::tui::data::gate::GateRunDetail {
-    use crate::tui::data::gate::{GateCaseRow, GateRunDetail, Side, Standing};
-    let side = |standing, replay, reasons: &[&str]| Side {
-        standing,
-        attempts: 1,
-        reasons: reasons.iter().map(|r| r.to_string()).collect(),
-        replay,
+pub fn gate_detail(summary: crate::gate::store::RunSummary) -> crate::gate::store::RunDetail {
+    use crate::gate::store::{CaseResult, RunDetail};
+    use crate::gate::verdict::{Attempt, Outcome, Standing};
+    let attempt = |outcome: Outcome, replay_id| Attempt {
+        outcome,
         latency_ms: Some(10.0),
+        cost_usd: None,
+        replay_id,
     };
-    GateRunDetail {
-        run: row,
-        cases: vec![
-            GateCaseRow {
-                id: "aaaa0001".into(),
-                title: Some("refund refused".into()),
+    let refused = || Outcome::Fail {
+        reasons: vec!["not_refusal: refused".into()],
+    };
+    RunDetail {
+        summary,
+        verdict: None,
+        results: vec![
+            CaseResult {
+                case_id: "aaaa0001".into(),
+                title: "refund refused".into(),
                 must_pass: true,
-                candidate: Some(side(Standing::Fail, Some(10), &["not_refusal: refused"])),
-                baseline: Some(side(Standing::Pass, Some(11), &[])),
+                candidate: Standing::Fail,
+                baseline: Standing::Pass,
+                candidate_attempts: vec![attempt(refused(), Some(10))],
+                baseline_attempts: vec![attempt(Outcome::Pass, Some(11))],
             },
-            GateCaseRow {
-                id: "aaaa0002".into(),
-                title: Some("greeting".into()),
+            CaseResult {
+                case_id: "aaaa0002".into(),
+                title: "greeting".into(),
                 must_pass: false,
-                candidate: Some(side(Standing::Pass, None, &[])),
-                baseline: Some(side(Standing::Pass, None, &[])),
+                candidate: Standing::Pass,
+                baseline: Standing::Pass,
+                candidate_attempts: vec![attempt(Outcome::Pass, None)],
+                baseline_attempts: vec![attempt(Outcome::Pass, None)],
             },
         ],
+        report: None,
     }
 }

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use super::action::{GateProgress, Pane};
 use super::data::OverviewData;
-use super::data::gate::{GateRunDetail, GateRunRow};
+use super::data::gate::{RunDetail, RunSummary};
 use super::data::incidents::{IncidentRow, Timeline};
 use super::keymap::{Keymap, Mode};
 use super::layout;
@@ -183,9 +183,9 @@ pub struct GateRunning {
 /// The Gate pane: stored runs, the selected run's cases, the run in progress.
 #[derive(Debug, Clone, Default)]
 pub struct GateState {
-    pub runs: Option<Vec<GateRunRow>>,
+    pub runs: Option<Vec<RunSummary>>,
     pub selected: usize,
-    pub run: Option<Box<GateRunDetail>>,
+    pub run: Option<Box<RunDetail>>,
     pub focus: Focus,
     /// Index into the run's cases.
     pub cursor: usize,
@@ -195,14 +195,14 @@ pub struct GateState {
 }
 
 impl GateState {
-    pub fn selected_row(&self) -> Option<&GateRunRow> {
+    pub fn selected_row(&self) -> Option<&RunSummary> {
         self.runs.as_ref()?.get(self.selected)
     }
 
     /// The cases, when they are the selected run's.
-    pub fn current(&self) -> Option<&GateRunDetail> {
+    pub fn current(&self) -> Option<&RunDetail> {
         let id = self.selected_row()?.id;
-        self.run.as_deref().filter(|r| r.run.id == id)
+        self.run.as_deref().filter(|r| r.summary.id == id)
     }
 }
 
@@ -232,7 +232,7 @@ pub struct State {
     pub diff: DiffState,
     pub incidents: IncidentsState,
     pub gate: GateState,
-    /// The suite directory (case files), for the incident and gate loads.
+    /// The suite directory (case files), for the incident loads.
     pub suite_dir: std::path::PathBuf,
     /// Replays started and not finished yet.
     pub replays_running: usize,

@@ -3,8 +3,8 @@
 //! and closed) in time order.
 //!
 //! Cases are files in the suite directory; the `cases` table only indexes what was seen
-//! of them. Both are read: the files win, table rows without a file are kept (a case
-//! indexed from another checkout is still evidence).
+//! of them. Both are read: the files win; indexed rows without a file here are kept (a
+//! case indexed from another checkout is still evidence) unless marked removed.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -171,7 +171,8 @@ pub fn cases(conn: &Connection, suite: &Path) -> rusqlite::Result<(Vec<CaseRef>,
         .collect();
     let seen: BTreeSet<String> = out.iter().map(|c| c.id.clone()).collect();
     let mut stmt = conn.prepare_cached(
-        "SELECT id, title, incident_id, must_pass, created_at, path FROM cases ORDER BY id",
+        "SELECT id, title, incident_id, must_pass, created_at, path FROM cases
+         WHERE removed_at IS NULL ORDER BY id",
     )?;
     let indexed = stmt.query_map([], |r| {
         Ok(CaseRef {
@@ -247,13 +248,14 @@ pub fn timeline(conn: &Connection, id: i64, suite: &Path) -> rusqlite::Result<Op
     let mut fingerprints: BTreeSet<String> = BTreeSet::new();
     for (pk, fingerprint, event) in traces {
         fingerprints.insert(fingerprint);
+        let trace_id = event.kind.trace_id().unwrap_or_default().to_string();
         events.push(event);
         for r in replays::for_trace(conn, pk)? {
             events.push(Event {
                 at_ns: r.started_ns,
                 kind: EventKind::Replay {
                     id: r.pk,
-                    trace_id: r.trace_id,
+                    trace_id: trace_id.clone(),
                     version: r.version,
                     error: r.error,
                     latency_ms: r.latency_ms,

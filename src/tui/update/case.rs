@@ -15,7 +15,7 @@ fn short(trace_id: &str) -> String {
 /// `R` on a trace (list or detail), or in the Diff pane on the trace both sides ran.
 pub(super) fn new(s: &mut State) -> Vec<Effect> {
     let in_diff = (s.pane == Pane::Diff)
-        .then(|| s.diff.data.as_ref().map(|d| d.a.trace_id.clone()))
+        .then(|| s.diff.data.as_ref().and_then(|d| d.a.trace_id.clone()))
         .flatten();
     let Some(trace_id) = in_diff.or_else(|| selected(s).map(|(id, _)| id)) else {
         s.error(

@@ -4,33 +4,28 @@
 
 use super::super::action::{Effect, GateDone, GateProgress, Pane};
 use super::super::data::Request;
-use super::super::data::gate::{GateRunDetail, GateRunRow};
+use super::super::data::gate::{self as data, RunDetail, RunSummary};
 use super::super::layout;
 use super::super::state::{Focus, GateRunning, Overlay, State};
 use super::super::views;
 use super::{Move, moved};
 use crate::replay::ExecRef;
 
-pub(super) fn request(s: &State) -> Effect {
-    Effect::Load(Request::GateRuns {
-        suite: s.suite_dir.clone(),
-    })
+pub(super) fn request(_: &State) -> Effect {
+    Effect::Load(Request::GateRuns)
 }
 
 fn run_if_stale(s: &State) -> Vec<Effect> {
     let Some(row) = s.gate.selected_row() else {
         return Vec::new();
     };
-    if s.gate.run.as_ref().is_some_and(|r| r.run == *row) {
+    if s.gate.run.as_ref().is_some_and(|r| r.summary == *row) {
         return Vec::new();
     }
-    vec![Effect::Load(Request::GateRun {
-        id: row.id,
-        suite: s.suite_dir.clone(),
-    })]
+    vec![Effect::Load(Request::GateRun { id: row.id })]
 }
 
-pub(super) fn loaded(s: &mut State, rows: Vec<GateRunRow>) -> Vec<Effect> {
+pub(super) fn loaded(s: &mut State, rows: Vec<RunSummary>) -> Vec<Effect> {
     s.loaded_ok("gate runs");
     let g = &mut s.gate;
     let keep = g.select_id.take().or(g.selected_row().map(|r| r.id));
@@ -46,13 +41,13 @@ pub(super) fn loaded(s: &mut State, rows: Vec<GateRunRow>) -> Vec<Effect> {
     run_if_stale(s)
 }
 
-pub(super) fn loaded_run(s: &mut State, r: Box<GateRunDetail>) -> Vec<Effect> {
+pub(super) fn loaded_run(s: &mut State, r: Box<RunDetail>) -> Vec<Effect> {
     s.loaded_ok("gate run");
     let g = &mut s.gate;
-    if g.selected_row().map(|row| row.id) != Some(r.run.id) {
+    if g.selected_row().map(|row| row.id) != Some(r.summary.id) {
         return Vec::new();
     }
-    g.cursor = g.cursor.min(r.cases.len().saturating_sub(1));
+    g.cursor = g.cursor.min(r.results.len().saturating_sub(1));
     g.run = Some(r);
     Vec::new()
 }
@@ -71,7 +66,7 @@ pub(super) fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
             run_if_stale(s)
         }
         Focus::Rows => {
-            let n = g.current().map_or(0, |r| r.cases.len());
+            let n = g.current().map_or(0, |r| r.results.len());
             g.cursor = moved(g.cursor, m, page, n);
             Vec::new()
         }
@@ -90,21 +85,21 @@ pub(super) fn open(s: &mut State) -> Vec<Effect> {
     let Some(run) = g.current() else {
         return Vec::new();
     };
-    let Some(case) = run.cases.get(g.cursor) else {
+    let Some(case) = run.results.get(g.cursor) else {
         return Vec::new();
     };
-    let replay =
-        |side: &Option<super::super::data::gate::Side>| side.as_ref().and_then(|x| x.replay);
-    match (replay(&case.candidate), replay(&case.baseline)) {
+    let candidate = data::replay(&case.candidate_attempts);
+    let baseline = data::replay(&case.baseline_attempts);
+    match (candidate, baseline) {
         (Some(c), Some(b)) => super::replay::open(s, ExecRef::Replay(b), ExecRef::Replay(c)),
-        (Some(_), None) if run.run.baseline.is_none() => {
+        (Some(_), None) if run.summary.baseline.is_none() => {
             s.error(None, "diff: this run had no baseline to compare with");
             Vec::new()
         }
         _ => {
             let msg = format!(
                 "diff: gate run {} kept no replays of case {} (runs stored before replays were kept)",
-                run.run.id, case.id
+                run.summary.id, case.case_id
             );
             s.error(None, msg);
             Vec::new()
@@ -131,7 +126,7 @@ pub(super) fn click(s: &mut State, body: ratatui::layout::Rect, col: u16, row: u
         g.selected = i;
         return run_if_stale(s);
     }
-    let cases = g.current().map_or(0, |r| r.cases.len());
+    let cases = g.current().map_or(0, |r| r.results.len());
     let first = views::gate::cases_first(g, table);
     if let Some(i) = layout::table_hit(table, first, col, row).filter(|i| *i < cases) {
         if i == g.cursor && g.focus == Focus::Rows {

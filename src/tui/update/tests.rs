@@ -742,12 +742,12 @@ fn readonly_keeps_cases_and_gates_out_of_reach() {
 }
 
 fn gate_shown() -> State {
-    use crate::tui::data::gate::GateVerdict;
+    use crate::gate::Decision;
     let mut s = state();
     update(&mut s, Action::ShowPane(Pane::Gate));
     let runs = vec![
-        fixtures::gate_run(2, GateVerdict::Hold),
-        fixtures::gate_run(1, GateVerdict::Ship),
+        fixtures::gate_run(2, Some(Decision::Hold)),
+        fixtures::gate_run(1, Some(Decision::Ship)),
     ];
     let fx = update(&mut s, Action::Loaded(Loaded::GateRuns(runs.clone())));
     assert!(matches!(loads(&fx)[..], [Request::GateRun { id: 2, .. }]));
@@ -790,8 +790,8 @@ fn a_gate_case_drills_into_its_diff_when_its_replays_were_kept() {
 
 #[test]
 fn a_console_gate_reports_progress_and_its_run_is_selected_when_done() {
+    use crate::gate::Decision;
     use crate::tui::action::{GateDone, GateProgress};
-    use crate::tui::data::gate::GateVerdict;
     let mut s = gate_shown();
     // `g` runs the selected pair again.
     let fx = update(
@@ -835,9 +835,9 @@ fn a_console_gate_reports_progress_and_its_run_is_selected_when_done() {
     assert!(matches!(loads(&fx)[..], [Request::GateRuns { .. }]));
     assert!(s.status.as_ref().unwrap().text.contains("HOLD"));
     let runs = vec![
-        fixtures::gate_run(1, GateVerdict::Ship),
-        fixtures::gate_run(3, GateVerdict::Hold),
-        fixtures::gate_run(2, GateVerdict::Hold),
+        fixtures::gate_run(1, Some(Decision::Ship)),
+        fixtures::gate_run(3, None),
+        fixtures::gate_run(2, Some(Decision::Hold)),
     ];
     let fx = update(&mut s, Action::Loaded(Loaded::GateRuns(runs)));
     assert_eq!(s.gate.selected, 1, "the new run is selected");
@@ -932,10 +932,7 @@ fn clicks_select_gate_runs_and_cases() {
     let fx = update(&mut s, Action::Click { col: 10, row: 4 });
     assert_eq!(s.gate.selected, 1);
     assert!(matches!(loads(&fx)[..], [Request::GateRun { id: 1, .. }]));
-    let detail = fixtures::gate_detail(fixtures::gate_run(
-        1,
-        crate::tui::data::gate::GateVerdict::Ship,
-    ));
+    let detail = fixtures::gate_detail(fixtures::gate_run(1, Some(crate::gate::Decision::Ship)));
     update(&mut s, Action::Loaded(Loaded::GateRun(Box::new(detail))));
     update(&mut s, Action::Click { col: 10, row: 8 });
     assert_eq!(s.gate.focus, crate::tui::state::Focus::Rows);

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ┌ Gate · 3 runs ───────────────────────────────────────────────────────────────────┐
-//! │ gate v3 vs v2  ━━━━━━━━━━━━━━━━━━━━────────── 12/20 cases · 10 passed · 1 failed │
+//! │ 12/40 calls · 10 passed · 1 failed · 1 error ━━━━━━━━━━━━━━━━━━━━━──────────────── │
 //! │ RUN  STARTED      CANDIDATE  BASELINE  VERDICT  CASES  MUST  CANDIDATE  BASELINE │
 //! │▶  3  11-20 11:58  v3         v2        HOLD        20     5  17/3/0     20/0/0   │
 //! ├ Run 3 · v3 vs v2 · HOLD ─────────────────────────────────────────────────────────┤
@@ -23,8 +23,10 @@ use ratatui::symbols;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, LineGauge, Paragraph, Row, Table, Wrap};
 
+use crate::gate::Decision;
+use crate::gate::verdict::{Attempt, Standing};
 use crate::tui::data::gate::{
-    GateCaseRow, GateRunDetail, GateRunRow, GateVerdict, Side, Standing, Tally,
+    self as data, CaseResult, Counts, RunDetail, RunSummary, standing_word, verdict_word,
 };
 use crate::tui::layout;
 use crate::tui::state::{Focus, GateRunning, GateState, State};
@@ -94,7 +96,8 @@ pub fn cases_first(g: &GateState, table: Rect) -> usize {
     }
 }
 
-/// The bar of the run in progress: cases done of all, and how they ended so far.
+/// The bar of the run in progress: calls done of all (case × version × attempt), and
+/// how they ended so far.
 fn progress(r: &GateRunning, f: &mut Frame, area: Rect) {
     let p = r.progress;
     let ratio = if p.total == 0 {
@@ -104,7 +107,7 @@ fn progress(r: &GateRunning, f: &mut Frame, area: Rect) {
     };
     let vs = r.baseline.as_deref().map_or("its baseline", |b| b);
     let label = Line::from(vec![
-        Span::styled(format!("{}/{} cases ", p.done, p.total), widgets::title()),
+        Span::styled(format!("{}/{} calls ", p.done, p.total), widgets::title()),
         Span::styled(
             format!("· {} passed ", p.passed),
             Style::new().fg(Color::Green),
@@ -151,11 +154,11 @@ fn empty(s: &State, f: &mut Frame, area: Rect) {
     );
 }
 
-pub fn verdict_style(v: GateVerdict) -> Style {
-    match v {
-        GateVerdict::Ship => Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
-        GateVerdict::Hold => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        GateVerdict::Error => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+pub fn verdict_style(d: Option<Decision>) -> Style {
+    match d {
+        Some(Decision::Ship) => Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+        Some(Decision::Hold) => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        None => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
     }
 }
 
@@ -164,6 +167,7 @@ fn standing_style(s: Standing) -> Style {
         Standing::Pass => Style::new().fg(Color::Green),
         Standing::Fail => widgets::bad().add_modifier(Modifier::BOLD),
         Standing::Error => widgets::warn(),
+        Standing::Absent => widgets::dim(),
     }
 }
 
@@ -174,11 +178,23 @@ fn time(ns: i64) -> String {
 }
 
 /// `17/3/0`: passed / failed / errors.
-fn tally(t: &Tally) -> String {
+fn counts(t: &Counts) -> String {
     format!("{}/{}/{}", t.pass, t.fail, t.error)
 }
 
-fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
+/// How long a run took, from its stored start and end.
+fn took(r: &RunSummary) -> String {
+    let end = r
+        .finished_at
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .and_then(|t| t.timestamp_nanos_opt());
+    end.map_or("-".into(), |e| {
+        widgets::millis((e - r.started_ns) as f64 / 1e6)
+    })
+}
+
+fn list(g: &GateState, runs: &[RunSummary], f: &mut Frame, area: Rect) {
     let title = Line::from(vec![
         Span::styled(" Gate ", widgets::title()),
         Span::raw(format!("· {} stored run(s) ", runs.len())),
@@ -194,6 +210,7 @@ fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
         "CAND P/F/E",
         "BASE P/F/E",
         "TOOK",
+        "WHY",
     ])
     .style(widgets::dim());
     let visible = layout::table_rows(area);
@@ -206,9 +223,6 @@ fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
         .take(visible)
         .map(|(i, r)| {
             let marker = if i == g.selected { "▶" } else { " " };
-            let took = r.finished_ns.map_or("-".into(), |f| {
-                widgets::millis((f - r.started_ns) as f64 / 1e6)
-            });
             let row = Row::new([
                 Cell::from(format!("{marker}{:>3}", r.id)),
                 Cell::from(time(r.started_ns)),
@@ -218,12 +232,18 @@ fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
                         .as_deref()
                         .map_or("-".into(), |b| widgets::clip(b, 10)),
                 ),
-                Cell::from(r.verdict.word()).style(verdict_style(r.verdict)),
+                Cell::from(verdict_word(r.decision)).style(verdict_style(r.decision)),
                 Cell::from(format!("{:>5}", r.cases)),
                 Cell::from(format!("{:>4}", r.must_pass)),
-                Cell::from(tally(&r.on_candidate)),
-                Cell::from(r.on_baseline.as_ref().map_or("-".into(), tally)),
-                Cell::from(took),
+                Cell::from(counts(&r.candidate_counts)),
+                Cell::from(r.baseline_counts.as_ref().map_or("-".into(), counts)),
+                Cell::from(took(r)),
+                Cell::from(
+                    r.reasons
+                        .first()
+                        .map_or(String::new(), |w| widgets::one_line(w)),
+                )
+                .style(widgets::dim()),
             ]);
             match (i == g.selected, focused) {
                 (true, true) => row.style(widgets::selected()),
@@ -241,7 +261,8 @@ fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
         Constraint::Length(4),
         Constraint::Length(11),
         Constraint::Length(11),
-        Constraint::Min(6),
+        Constraint::Length(7),
+        Constraint::Min(20),
     ];
     f.render_widget(
         Table::new(rows, widths)
@@ -251,15 +272,20 @@ fn list(g: &GateState, runs: &[GateRunRow], f: &mut Frame, area: Rect) {
     );
 }
 
-fn cases(g: &GateState, run: &GateRunDetail, f: &mut Frame, area: Rect) {
+/// The title stored with the run (empty for runs stored before titles were).
+fn case_title(c: &CaseResult) -> Option<String> {
+    (!c.title.trim().is_empty()).then(|| widgets::one_line(&c.title))
+}
+
+fn cases(g: &GateState, run: &RunDetail, f: &mut Frame, area: Rect) {
     let focused = g.focus == Focus::Rows;
     let [table, detail] = cases_split(focused, area);
-    let r = &run.run;
+    let r = &run.summary;
     let vs = r.baseline.as_deref().unwrap_or("-");
     let title = Line::from(vec![
         Span::styled(format!(" Run {} ", r.id), widgets::title()),
         Span::raw(format!("· {} vs {vs} · ", r.candidate)),
-        Span::styled(r.verdict.word(), verdict_style(r.verdict)),
+        Span::styled(verdict_word(r.decision), verdict_style(r.decision)),
         Span::raw(" · cases, must-pass first "),
     ]);
     let header = Row::new([
@@ -274,26 +300,26 @@ fn cases(g: &GateState, run: &GateRunDetail, f: &mut Frame, area: Rect) {
     let visible = layout::table_rows(table);
     let first = cases_first(g, table);
     let rows = run
-        .cases
+        .results
         .iter()
         .enumerate()
         .skip(first)
         .take(visible)
         .map(|(i, c)| {
             let here = focused && i == g.cursor;
-            let title = match &c.title {
-                Some(t) => Cell::from(widgets::one_line(t)),
-                None => Cell::from("(no longer in the suite)").style(widgets::dim()),
+            let title = match case_title(c) {
+                Some(t) => Cell::from(t),
+                None => Cell::from("(title not stored)").style(widgets::dim()),
             };
             let row = Row::new([
                 Cell::from(Line::from(vec![
                     Span::raw(if here { "▶" } else { " " }),
                     Span::styled(if c.must_pass { "★" } else { "" }, widgets::warn()),
                 ])),
-                Cell::from(c.id.clone()),
+                Cell::from(c.case_id.clone()),
                 title,
-                side_cell(c.candidate.as_ref()),
-                side_cell(c.baseline.as_ref()),
+                Cell::from(standing_word(c.candidate)).style(standing_style(c.candidate)),
+                Cell::from(standing_word(c.baseline)).style(standing_style(c.baseline)),
                 Cell::from(why(c)).style(widgets::dim()),
             ]);
             if here {
@@ -319,70 +345,65 @@ fn cases(g: &GateState, run: &GateRunDetail, f: &mut Frame, area: Rect) {
         .title(title)
         .title_bottom(Line::styled(hint, widgets::dim()));
     f.render_widget(Table::new(rows, widths).header(header).block(block), table);
-    if let Some(c) = run.cases.get(g.cursor).filter(|_| focused) {
+    if let Some(c) = run.results.get(g.cursor).filter(|_| focused) {
         case_detail(run, c, f, detail);
     }
 }
 
-fn side_cell(side: Option<&Side>) -> Cell<'static> {
-    match side {
-        Some(s) => Cell::from(s.standing.word()).style(standing_style(s.standing)),
-        None => Cell::from("-").style(widgets::dim()),
-    }
-}
-
 /// The candidate's first reason, else a word on what changed.
-fn why(c: &GateCaseRow) -> String {
-    let first = c.candidate.as_ref().and_then(|s| s.reasons.first());
-    match first {
+fn why(c: &CaseResult) -> String {
+    match data::reasons(&c.candidate_attempts).first() {
         Some(r) => widgets::one_line(r),
-        None if c.regression() => "regression".into(),
+        None if data::regression(c) => "regression".into(),
         None => String::new(),
     }
 }
 
 /// Every reason of the case under the cursor, per version, with its replay.
-fn case_detail(run: &GateRunDetail, c: &GateCaseRow, f: &mut Frame, area: Rect) {
+fn case_detail(run: &RunDetail, c: &CaseResult, f: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
-    let sides = [
-        (run.run.candidate.as_str(), c.candidate.as_ref()),
+    let sides: [(&str, Standing, &[Attempt]); 2] = [
+        (&run.summary.candidate, c.candidate, &c.candidate_attempts),
         (
-            run.run.baseline.as_deref().unwrap_or("-"),
-            c.baseline.as_ref(),
+            run.summary.baseline.as_deref().unwrap_or("-"),
+            c.baseline,
+            &c.baseline_attempts,
         ),
     ];
-    for (label, side) in sides {
-        let Some(s) = side else { continue };
-        let replay = s
-            .replay
-            .map_or("no replay kept".into(), |r| format!("r:{r}"));
-        let latency = s.latency_ms.map_or("-".into(), widgets::millis);
+    for (label, standing, attempts) in sides {
+        if attempts.is_empty() {
+            continue;
+        }
+        let replay = data::replay(attempts).map_or("no replay kept".into(), |r| format!("r:{r}"));
+        let mut latencies: Vec<f64> = attempts.iter().filter_map(|a| a.latency_ms).collect();
+        latencies.sort_by(f64::total_cmp);
+        let latency = latencies
+            .get(latencies.len() / 2)
+            .map_or("-".into(), |l| widgets::millis(*l));
         lines.push(Line::from(vec![
             Span::styled(format!("{label}: "), widgets::title()),
-            Span::styled(s.standing.word(), standing_style(s.standing)),
+            Span::styled(standing_word(standing), standing_style(standing)),
             Span::styled(
-                format!(" · {} attempt(s) · {latency} · {replay}", s.attempts),
+                format!(" · {} attempt(s) · {latency} · {replay}", attempts.len()),
                 widgets::dim(),
             ),
         ]));
-        for r in &s.reasons {
-            lines.push(Line::raw(format!("  ✗ {}", widgets::one_line(r))));
+        for r in data::reasons(attempts) {
+            lines.push(Line::raw(format!("  ✗ {}", widgets::one_line(&r))));
         }
     }
     let title = Line::styled(
         format!(
             " {} · {} ",
-            c.id,
-            c.title
-                .as_deref()
-                .map_or("(no longer in the suite)".into(), widgets::one_line)
+            c.case_id,
+            case_title(c).unwrap_or_else(|| "(title not stored)".into())
         ),
         widgets::title(),
     );
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::bordered().title(title).title_bottom(Line::styled(
-                "Enter / d: diff candidate vs baseline ",
+                "Enter / d: diff baseline ⟷ candidate ",
                 widgets::dim(),
             )),
         ),
