@@ -168,6 +168,9 @@ pub fn finish(p: &Prepared, ran: Ran, started_ns: i64) -> Result<Outcome, Error>
     let versions = p.versions();
     let suite = p.suite.dir.display().to_string();
     let writer = store::open_writer(&p.ws.db_path).map_err(other)?;
+    // The panes join results to case titles through the index: bring it up to date.
+    crate::cases::index::index(writer.connection(), &p.suite, crate::clock::now_ns())
+        .map_err(other)?;
     let mut markdown = String::new();
     let gate_run = gate_store::save(
         writer.connection(),
