@@ -347,8 +347,32 @@ fn from_trace_suggests_from_what_went_wrong() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\n  \"assertions\": [\n"), "{text}");
     let listed = json(relops(&config).args(["case", "list", "--json"]));
-    assert_eq!(listed["cases"][0]["id"], id);
-    assert_eq!(listed["cases"][0]["must_pass"], true);
+    let mine = listed["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .expect("the new case is listed");
+    assert_eq!(mine["must_pass"], true);
+    // The cache indexes it, linked to its incident and trace, for the panes to join.
+    let db = rusqlite::Connection::open(dir.path().join("relops.db")).unwrap();
+    let (title, must_pass, incident, traced, removed): (
+        String,
+        bool,
+        Option<i64>,
+        bool,
+        Option<i64>,
+    ) = db
+        .query_row(
+            "SELECT title, must_pass, incident_id, trace_pk IS NOT NULL, removed_at
+             FROM cases WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(title, case["title"].as_str().unwrap());
+    assert!(must_pass && traced && removed.is_none());
+    assert_eq!(incident, inc["id"].as_i64());
 
     // The case judges executions: the refusal fails it, the v2 replay passes it.
     relops(&config)

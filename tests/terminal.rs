@@ -1,5 +1,5 @@
 //! The real binary in a real terminal (tmux): it opens on the Overview, `?` shows the
-//! help, `2` the traces, and `q` leaves a clean terminal with the cursor back.
+//! help, `2` the traces, `6` and `7` the (empty) Incidents and Gate panes, and `q` leaves a clean terminal with the cursor back.
 
 mod common;
 
@@ -103,6 +103,11 @@ fn opens_on_the_overview_shows_help_and_quits_cleanly() {
     s.keys("2");
     let traces = s.wait_for("Traces · ");
     assert!(traces.contains("TRACE"), "{traces}");
+    // The Incidents and Gate panes load through the background loader too.
+    s.keys("6");
+    s.wait_for("No incidents yet");
+    s.keys("7");
+    s.wait_for("No gate runs stored yet");
 
     s.keys("q");
     let after = s.wait_for("RELOPS_EXIT=0");

@@ -1,7 +1,7 @@
 //! The console rendered headless (ratatui `TestBackend`) on a small demo workspace,
 //! loaded through the same requests and queries the background loader runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
@@ -20,21 +20,23 @@ fn now() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// One demo for the whole file, in a directory named `demo` so the title is stable.
+/// A demo workspace in a directory named `demo` so the title is stable.
+fn new_demo() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = build(&DemoOptions {
+        dir: tmp.path().join("demo"),
+        seed: 7,
+        traces: 3000,
+        now: now(),
+    })
+    .expect("demo builds");
+    (tmp, report.config_path)
+}
+
+/// One demo for most of the file.
 fn demo_config() -> &'static PathBuf {
     static DEMO: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, config) = DEMO.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let report = build(&DemoOptions {
-            dir: tmp.path().join("demo"),
-            seed: 7,
-            traces: 3000,
-            now: now(),
-        })
-        .expect("demo builds");
-        (tmp, report.config_path)
-    });
-    config
+    &DEMO.get_or_init(new_demo).1
 }
 
 /// The screen with unstable text cut.
@@ -225,20 +227,28 @@ fn empty_cache_explains_what_to_do() {
 
 /// The demo workflow server of the shared demo, in this process, on its configured port.
 fn demo_server() {
-    static SERVER: OnceLock<()> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let ws = Workspace::open(Some(demo_config()), None, false).unwrap();
-        let addr = ws.config.demo.unwrap().server;
-        let listener = std::net::TcpListener::bind(&addr).expect("demo port free");
-        listener.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async {
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                relops::demo::serve(l).await.unwrap();
-            });
+    serve(demo_config());
+}
+
+/// A demo's workflow server, once per demo, in this process on its configured port.
+fn serve(config: &Path) {
+    static STARTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let ws = Workspace::open(Some(config), None, false).unwrap();
+    let addr = ws.config.demo.unwrap().server;
+    let mut started = STARTED.lock().unwrap();
+    if started.contains(&addr) {
+        return;
+    }
+    let listener = std::net::TcpListener::bind(&addr).expect("demo port free");
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            relops::demo::serve(l).await.unwrap();
         });
     });
+    started.push(addr);
 }
 
 #[test]
@@ -289,8 +299,8 @@ fn replaying_a_refusal_opens_the_diff_pane() {
     assert_eq!(kinds, ["not_refusal", "similar_to_reference"]);
     assert!(f.draft.case.reference.is_some());
     assert_eq!(
-        f.draft.case.source.as_ref().unwrap().trace_id,
-        h.state.diff.data.as_ref().unwrap().a.trace_id
+        Some(&f.draft.case.source.as_ref().unwrap().trace_id),
+        h.state.diff.data.as_ref().unwrap().a.trace_id.as_ref()
     );
     h.press("esc");
 }
@@ -428,4 +438,397 @@ fn sources_pane_shows_state_lag_and_the_last_error() {
         "{}",
         h.render()
     );
+}
+
+// Incidents and the gate. These panes read what the tests write (incidents, cases, gate
+// runs), so they get demos of their own: the snapshots above never see them.
+
+const MIN_NS: i64 = 60_000_000_000;
+const HOUR_NS: i64 = 60 * MIN_NS;
+
+fn now_ns() -> i64 {
+    now().timestamp_nanos_opt().unwrap()
+}
+
+/// Trace ids of v3 (or another version) matching a condition, oldest first.
+fn traces_where(conn: &rusqlite::Connection, label: &str, cond: &str, n: usize) -> Vec<String> {
+    // `cond` is a constant of this file, never data.
+    let sql = format!(
+        "SELECT t.trace_id FROM traces t JOIN versions v ON v.id = t.version_id
+         WHERE v.label = ?1 AND t.input LIKE '%refund%' AND {cond} ORDER BY t.start_ns LIMIT ?2"
+    );
+    let mut stmt = conn.prepare(&sql).unwrap();
+    stmt.query_map(rusqlite::params![label, n as i64], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn version_pk(conn: &rusqlite::Connection, label: &str) -> i64 {
+    relops::store::query::resolve_version(conn, label)
+        .unwrap()
+        .rowid
+}
+
+/// The ops demo: an open sev1 incident with two v3 refusals attached, a replay of one on
+/// v2 and a must-pass case made for it; a closed incident; and two stored gate runs
+/// (v3 vs v2 holds on that case, v2 vs v1 ships).
+fn ops_config() -> &'static PathBuf {
+    static OPS: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &OPS.get_or_init(|| {
+        let (tmp, config) = new_demo();
+        seed_ops(&config);
+        (tmp, config)
+    })
+    .1
+}
+
+fn seed_ops(config: &Path) {
+    use relops::gate::run::{CaseReplay, Side};
+    use relops::gate::{Attempt, CaseRun, Outcome, decide, report, store as gate_store};
+    use relops::{cases, incident, store};
+    let ws = Workspace::open(Some(config), None, false).unwrap();
+    let now = now_ns();
+    let writer = store::open_writer(&ws.db_path).unwrap();
+    let conn = writer.connection();
+    let refusals = traces_where(conn, "v3", "t.refusal = 1", 2);
+    assert_eq!(refusals.len(), 2, "the demo has v3 refund refusals");
+    let older = traces_where(conn, "v2", "t.refusal = 0", 1);
+
+    let closed = incident::open(
+        conn,
+        "slow order lookups",
+        "sev3",
+        "oncall",
+        now - 96 * HOUR_NS,
+    )
+    .unwrap();
+    incident::attach(conn, closed, &older, "oncall", now - 95 * HOUR_NS).unwrap();
+    incident::close(conn, closed, "oncall", now - 72 * HOUR_NS).unwrap();
+    let open = incident::open(
+        conn,
+        "v3 refuses refund requests",
+        "sev1",
+        "oncall",
+        now - 3 * HOUR_NS,
+    )
+    .unwrap();
+    incident::attach(conn, open, &refusals, "oncall", now - 170 * MIN_NS).unwrap();
+
+    let trace = relops::store::query::trace_detail(conn, &refusals[0])
+        .unwrap()
+        .unwrap();
+    let v2 = version_pk(conn, "v2");
+    store::replays::insert(
+        conn,
+        &[store::replays::NewReplay {
+            trace_pk: Some(trace.row.pk),
+            case_id: None,
+            input: None,
+            version_pk: v2,
+            target: "demo".into(),
+            started_ns: now - 2 * HOUR_NS,
+            latency_ms: Some(840.0),
+            output: Some("Your refund has been issued.".into()),
+            spans: None,
+            tokens_in: Some(40),
+            tokens_out: Some(12),
+            cost_usd: Some(0.0004),
+            error: None,
+        }],
+    )
+    .unwrap();
+    let opts = cases::suggest::Options {
+        incident: Some(open),
+        must_pass: true,
+        now: relops::clock::rfc3339(now - HOUR_NS),
+        ..Default::default()
+    };
+    let draft = cases::suggest::from_trace(conn, &ws.config, &refusals[0], &opts).unwrap();
+    cases::save(&ws.suite_dir(), &draft.case).unwrap();
+
+    // Two stored runs; the v3 one kept its replays (what a case drills into).
+    let attempt = |outcome: Outcome, ms: f64| Attempt {
+        outcome,
+        latency_ms: Some(ms),
+        cost_usd: Some(0.0004),
+        replay_id: None,
+    };
+    let pass = || Outcome::Pass;
+    let refused = || Outcome::Fail {
+        reasons: vec!["not_refusal: the answer is a refusal".into()],
+    };
+    let v3_vs_v2 = vec![
+        CaseRun {
+            id: draft.case.id.clone(),
+            title: draft.case.title.clone(),
+            must_pass: true,
+            candidate: vec![attempt(refused(), 900.0)],
+            baseline: vec![attempt(pass(), 850.0)],
+        },
+        CaseRun {
+            id: "0000beef".into(),
+            title: "a case since removed".into(),
+            must_pass: false,
+            candidate: vec![attempt(
+                Outcome::Error {
+                    error: "timed out after 5000 ms".into(),
+                },
+                5000.0,
+            )],
+            baseline: vec![attempt(pass(), 700.0)],
+        },
+    ];
+    let record = |side: Side, output: &str, ms: f64| CaseReplay {
+        case: 0,
+        side,
+        attempt: 0,
+        record: store::replays::NewReplay {
+            trace_pk: None,
+            case_id: Some(draft.case.id.clone()),
+            input: Some(draft.case.input.clone()),
+            version_pk: 0,
+            target: "demo".into(),
+            started_ns: now - 30 * MIN_NS,
+            latency_ms: Some(ms),
+            output: Some(output.into()),
+            spans: None,
+            tokens_in: Some(40),
+            tokens_out: Some(20),
+            cost_usd: Some(0.0004),
+            error: None,
+        },
+    };
+    let v3_replays = [
+        record(
+            Side::Candidate,
+            "I'm sorry, but I can't help with refunds in this chat.",
+            900.0,
+        ),
+        record(
+            Side::Baseline,
+            "Your refund has been issued; you'll see it in 3-5 business days.",
+            850.0,
+        ),
+    ];
+    let v2_vs_v1: Vec<CaseRun> = v3_vs_v2
+        .iter()
+        .map(|r| CaseRun {
+            candidate: vec![attempt(pass(), 800.0)],
+            baseline: vec![attempt(pass(), 810.0)],
+            ..r.clone()
+        })
+        .collect();
+    let stored = [
+        ("v2", "v1", v2_vs_v1, &[][..], now - 30 * HOUR_NS),
+        ("v3", "v2", v3_vs_v2, &v3_replays[..], now - 30 * MIN_NS),
+    ];
+    for (c, b, mut runs, replays, at) in stored {
+        let verdict = decide(&runs, true, &ws.config.gate);
+        let versions = report::Versions {
+            candidate: c.into(),
+            candidate_fingerprint: None,
+            baseline: Some(b.into()),
+            baseline_fingerprint: None,
+        };
+        gate_store::save(
+            conn,
+            &gate_store::Finished {
+                candidate_pk: version_pk(conn, c),
+                baseline_pk: Some(version_pk(conn, b)),
+                started_ns: at,
+                finished_ns: at + 12 * 1_000_000_000,
+                suite: "evals/cases",
+                target: "demo",
+                repeat: 1,
+                verdict: &verdict,
+                replays,
+            },
+            &mut runs,
+            |runs| report::markdown(&verdict, runs, &versions),
+        )
+        .unwrap();
+    }
+}
+
+fn ops_console(readonly: bool) -> Headless {
+    let ws = Workspace::open(Some(ops_config()), None, readonly).unwrap();
+    Headless::open(&ws, WIDTH, HEIGHT, now_ns()).expect("console opens")
+}
+
+/// Presses `j` until the timeline's cursor is on the first attached trace.
+fn to_first_trace(h: &mut Headless) {
+    use relops::tui::data::incidents::EventKind;
+    let at = h
+        .state
+        .incidents
+        .current()
+        .expect("timeline loaded")
+        .events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::Trace { .. }))
+        .expect("a trace on the timeline");
+    for _ in 0..at {
+        h.press("j");
+    }
+}
+
+#[test]
+fn incidents_pane_shows_the_timeline_and_turns_a_trace_into_a_linked_case() {
+    let mut h = ops_console(false);
+    h.press("6");
+    assert_eq!(h.state.pane, Pane::Incidents);
+    let list = screen(&h);
+    for what in [
+        "v3 refuses refund requests",
+        "sev1",
+        "v3 first seen",
+        "refusal",
+        "incident opened by oncall",
+        "r:1 of",
+        "must-pass",
+    ] {
+        assert!(list.contains(what), "{what}: {list}");
+    }
+    insta::assert_snapshot!("incidents_pane", list);
+
+    // Into the timeline; Enter on a trace opens the trace detail, Esc comes back.
+    h.press("enter");
+    to_first_trace(&mut h);
+    h.press("enter");
+    let trace = h.state.incidents.detail.as_ref().expect("detail open");
+    assert!(trace.data.is_some(), "detail loaded");
+    assert!(screen(&h).contains("Spans"));
+    h.press("esc");
+    assert!(h.state.incidents.detail.is_none());
+    insta::assert_snapshot!("incident_timeline_focused", screen(&h));
+
+    // `R` drafts a case pre-linked to the incident (discarded: the suite stays as seeded).
+    h.press("R");
+    let relops::tui::state::Overlay::CaseForm(f) = &h.state.overlay else {
+        panic!("R on a timeline trace opens the case form: {}", screen(&h));
+    };
+    assert_eq!(f.draft.case.incident, Some(2));
+    assert!(f.draft.case.tags.contains(&"incident".to_string()));
+    assert!(screen(&h).contains("for incident 2"));
+    h.press("esc");
+
+    // The closed incident sits below the open one.
+    h.press("esc");
+    h.press("j");
+    let s = screen(&h);
+    assert!(
+        s.contains("slow order lookups") && s.contains("incident closed"),
+        "{s}"
+    );
+}
+
+#[test]
+fn readonly_incidents_offer_no_case() {
+    let mut h = ops_console(true);
+    h.press("6");
+    h.press("enter");
+    to_first_trace(&mut h);
+    let s = screen(&h);
+    assert!(!s.contains("new regression case"), "{s}");
+    h.press("R");
+    assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
+}
+
+#[test]
+fn gate_pane_lists_runs_and_a_runs_cases() {
+    let mut h = ops_console(false);
+    h.press("7");
+    assert_eq!(h.state.pane, Pane::Gate);
+    let runs = screen(&h);
+    assert!(runs.contains("HOLD") && runs.contains("SHIP"), "{runs}");
+    insta::assert_snapshot!("gate_pane", runs);
+    h.press("enter");
+    let cases = screen(&h);
+    assert!(
+        cases.contains("not_refusal: the answer is a refusal"),
+        "{cases}"
+    );
+    assert!(cases.contains("a case since removed"), "{cases}");
+    insta::assert_snapshot!("gate_run_cases", cases);
+    // The must-pass case kept its replays: Enter diffs baseline against candidate, Esc
+    // comes back to the cases.
+    h.press("enter");
+    assert_eq!(h.state.pane, Pane::Diff);
+    let diff = screen(&h);
+    assert!(diff.contains("answer → refusal"), "{diff}");
+    insta::assert_snapshot!("gate_case_diff", diff);
+    h.press("esc");
+    assert_eq!(h.state.pane, Pane::Gate);
+    // The removed case kept no replay on the candidate (it errored): said, not drilled.
+    h.press("j");
+    h.press("enter");
+    assert_eq!(h.state.pane, Pane::Gate);
+    assert!(h.state.status.as_ref().unwrap().error);
+}
+
+/// The bar as a run goes: driven with the progress actions the background task sends.
+#[test]
+fn gate_progress_bar_mid_run() {
+    use relops::tui::{Action, GateProgress};
+    let mut h = ops_console(false);
+    h.press("7");
+    h.state.gate.running = Some(relops::tui::state::GateRunning {
+        candidate: "v3".into(),
+        baseline: Some("v2".into()),
+        progress: GateProgress::default(),
+    });
+    for done in 1..=7 {
+        h.dispatch(Action::GateProgress(GateProgress {
+            done,
+            total: 20,
+            passed: done.saturating_sub(2),
+            failed: 1.min(done),
+            errors: usize::from(done > 4),
+        }));
+    }
+    let s = screen(&h);
+    assert!(s.contains("7/20 calls") && s.contains("5 passed"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+/// `:gate v3 v2` against the demo server: the run goes through the replay target, is
+/// stored, shows in the list selected, and holds on the must-pass refusal case.
+#[test]
+fn palette_gate_runs_against_the_demo_server_and_holds() {
+    static GATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let config = &GATE.get_or_init(new_demo).1;
+    serve(config);
+    let ws = Workspace::open(Some(config), None, false).unwrap();
+    {
+        let conn = relops::store::open_reader(&ws.db_path).unwrap();
+        let refusal = traces_where(&conn, "v3", "t.refusal = 1", 1);
+        let opts = relops::cases::suggest::Options {
+            must_pass: true,
+            now: relops::clock::rfc3339(now_ns()),
+            ..Default::default()
+        };
+        let draft =
+            relops::cases::suggest::from_trace(&conn, &ws.config, &refusal[0], &opts).unwrap();
+        relops::cases::save(&ws.suite_dir(), &draft.case).unwrap();
+    }
+    let mut h = Headless::open(&ws, WIDTH, HEIGHT, now_ns()).unwrap();
+    h.press(":");
+    h.type_text("gate v3 v2");
+    h.press("enter");
+    assert_eq!(h.state.pane, Pane::Gate);
+    assert!(h.state.gate.running.is_none(), "finished");
+    let status = h.state.status.clone().unwrap();
+    assert!(!status.error, "{}", status.text);
+    assert!(status.text.contains("v3 vs v2 → HOLD"), "{}", status.text);
+    let run = h.state.gate.selected_row().expect("the run is listed");
+    assert_eq!(run.candidate_counts.fail, 1);
+    assert_eq!(run.baseline_counts.unwrap().pass, 1);
+    assert!(h.render().contains("HOLD"));
+    // The run kept its replays: the must-pass case drills into its diff.
+    h.press("enter");
+    h.press("enter");
+    assert_eq!(h.state.pane, Pane::Diff);
+    let diff = h.state.diff.data.as_ref().expect("the diff loaded");
+    assert!(diff.a.id.starts_with("r:") && diff.b.id.starts_with("r:"));
 }

@@ -50,7 +50,9 @@ mod tests {
 
     fn record(output: Option<&str>, error: Option<&str>) -> NewReplay {
         NewReplay {
-            trace_pk: 0,
+            trace_pk: None,
+            case_id: None,
+            input: None,
             version_pk: 0,
             target: "t".into(),
             started_ns: 0,

@@ -26,6 +26,7 @@
 
 pub mod assertion;
 pub mod export;
+pub mod index;
 pub mod live;
 pub mod suggest;
 
@@ -101,6 +102,9 @@ pub struct Loaded {
     pub path: PathBuf,
     #[serde(flatten)]
     pub case: Case,
+    /// SHA-256 of the file's bytes (hex): tells an edited file from an unchanged one.
+    #[serde(skip)]
+    pub content_hash: String,
 }
 
 /// A suite directory's contents: the good cases (by file name) and the bad files.
@@ -137,8 +141,12 @@ impl Suite {
             .collect();
         paths.sort();
         for path in paths {
-            match read_case(&path) {
-                Ok(case) => suite.cases.push(Loaded { path, case }),
+            match read_hashed(&path) {
+                Ok((case, content_hash)) => suite.cases.push(Loaded {
+                    path,
+                    case,
+                    content_hash,
+                }),
                 Err(bad) => suite.errors.push(bad),
             }
         }
@@ -169,12 +177,18 @@ impl Suite {
 
 /// Reads and validates one case file.
 pub fn read_case(path: &Path) -> Result<Case, BadFile> {
+    read_hashed(path).map(|(case, _)| case)
+}
+
+/// Reads and validates one case file; the case and its file's content hash.
+fn read_hashed(path: &Path) -> Result<(Case, String), BadFile> {
     let bad = |field: &str, message: String| BadFile {
         path: path.to_path_buf(),
         field: field.to_string(),
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad("(file)", e.to_string()))?;
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
     let mut de = serde_json::Deserializer::from_str(&text);
     let case: Case = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
@@ -200,7 +214,7 @@ pub fn read_case(path: &Path) -> Result<Case, BadFile> {
     })?;
     de.end().map_err(|e| bad("(syntax)", e.to_string()))?;
     validate(&case).map_err(|(field, message)| bad(&field, message))?;
-    Ok(case)
+    Ok((case, hash))
 }
 
 /// What serde cannot check; the error names the field.

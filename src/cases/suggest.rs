@@ -143,11 +143,11 @@ pub fn from_trace(
         format!("{} {what} on {}", clip_words(&input, 6), exec.version)
     });
     let case = Case {
-        id: short_id(&format!("{}@{}", exec.trace_id, opts.now)),
+        id: short_id(&format!("{}@{}", exec.id, opts.now)),
         title,
         created_at: opts.now.clone(),
         source: Some(Source {
-            trace_id: exec.trace_id.clone(),
+            trace_id: exec.id.clone(),
             version: exec.version.clone(),
             version_id: exec.version_id.clone(),
         }),
@@ -214,7 +214,7 @@ fn good_replay(
     config: &Config,
     exec: &Execution,
 ) -> Result<Option<Execution>, String> {
-    let Some(d) = query::trace_detail(conn, &exec.trace_id).map_err(|e| e.to_string())? else {
+    let Some(d) = query::trace_detail(conn, &exec.id).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
     let rows = replays::for_trace(conn, d.row.pk).map_err(|e| e.to_string())?;

@@ -178,8 +178,27 @@ struct Listed<'a> {
     tags: &'a [String],
 }
 
+/// Brings the cache's case index up to date with the suite (not in readonly, and not
+/// when there is no cache yet: listing files should not create one). A failure is a
+/// warning: the files are what counts.
+fn index(ws: &Workspace, suite: &Suite) {
+    if ws.readonly || !ws.db_path.exists() {
+        return;
+    }
+    let done = store::open_writer(&ws.db_path)
+        .map_err(|e| e.to_string())
+        .and_then(|w| {
+            cases::index::index(w.connection(), suite, crate::clock::now_ns())
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = done {
+        eprintln!("relops: warning: the case index in the cache is not updated: {e}");
+    }
+}
+
 fn list(ws: &Workspace, json: bool) -> Result<u8> {
     let suite = Suite::load(&ws.suite_dir());
+    index(ws, &suite);
     let rows: Vec<Listed> = suite
         .cases
         .iter()
@@ -286,6 +305,8 @@ fn from_trace(ws: &Workspace, args: &FromTraceArgs) -> Result<()> {
     let dir = ws.suite_dir();
     let path = cases::save(&dir, &draft.case)
         .map_err(|e| eyre!("cannot write the case into {}: {e}", dir.display()))?;
+    drop(conn);
+    index(ws, &Suite::load(&dir));
     if args.json {
         return super::print_json(&serde_json::json!({
             "path": path,

@@ -1,23 +1,24 @@
 //! `relops gate`: run the suite on a candidate and its baseline, decide ship or hold.
 //! Exit 0 ship, 1 hold, 2 error (a bad case file, an unknown version, no target).
+//! `--list` and `--show RUN` read stored gate runs.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use color_eyre::eyre::{Result, eyre};
 
-use crate::cases::Suite;
+use crate::gate::job::{self, Request};
 use crate::gate::store as gate_store;
-use crate::gate::{Decision, decide, report, run};
-use crate::replay::Replayer;
-use crate::store::{self, query};
+use crate::gate::{Attempt, Decision, Outcome, Standing, report};
+use crate::store;
+use crate::tui::widgets::{clip, one_line};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
     /// The version to judge (label, fingerprint id or prefix).
-    #[arg(long, value_name = "V")]
-    pub candidate: String,
+    #[arg(long, value_name = "V", required_unless_present_any = ["list", "show"])]
+    pub candidate: Option<String>,
     /// What it is compared with (default: the version that appeared just before it).
     #[arg(long, value_name = "V")]
     pub baseline: Option<String>,
@@ -37,105 +38,87 @@ pub struct GateArgs {
     #[arg(long, value_name = "FILE.md")]
     pub report: Option<PathBuf>,
     /// The verdict and every case as JSON: into FILE, or alone on stdout instead of the
-    /// Markdown report.
+    /// Markdown report (with --list / --show: their output as JSON).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub json: Option<Option<PathBuf>>,
     /// JUnit XML of the candidate's cases, for CI.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// List stored gate runs, newest first, instead of running one.
+    #[arg(long, conflicts_with_all = ["candidate", "show"])]
+    pub list: bool,
+    /// How many runs --list shows.
+    #[arg(long, default_value_t = 20, value_name = "N", requires = "list")]
+    pub limit: usize,
+    /// Show a stored gate run: every case on both versions, with its replays (for
+    /// `relops diff r:A r:B`).
+    #[arg(long, value_name = "RUN", conflicts_with = "candidate")]
+    pub show: Option<i64>,
 }
 
 pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
-    if ws.readonly {
-        return Err(eyre!(
-            "readonly: the gate calls the replay target; run without --readonly"
-        ));
+    if args.list {
+        return list(ws, args);
     }
-    let dir = args.suite.clone().unwrap_or_else(|| ws.suite_dir());
-    let suite = Suite::load(&dir);
-    if !suite.errors.is_empty() {
-        for e in &suite.errors {
-            eprintln!("relops: bad case file: {e}");
-        }
-        return Err(eyre!(
-            "{} bad case file(s) in {}: fix them first (a hidden must-pass case would make the \
-             verdict meaningless)",
-            suite.errors.len(),
-            dir.display()
-        ));
+    if let Some(id) = args.show {
+        return show(ws, id, args);
     }
-    let conn = store::open_reader(&ws.db_path)?;
-    let candidate = query::resolve_version(&conn, &args.candidate).map_err(|e| eyre!(e))?;
-    let baseline = match &args.baseline {
-        Some(b) => Some(query::resolve_version(&conn, b).map_err(|e| eyre!(e))?),
-        None => {
-            let all = query::versions(&conn)?;
-            let at = all.iter().position(|v| v.id == candidate.id).unwrap_or(0);
-            all[..at]
-                .iter()
-                .rev()
-                .find(|v| v.label != candidate.label)
-                .cloned()
+    let request = Request {
+        candidate: args.candidate.clone().unwrap_or_default(),
+        baseline: args.baseline.clone(),
+        suite: args.suite.clone(),
+        repeat: args.repeat,
+        target: args.target.clone(),
+        concurrency: args.concurrency,
+    };
+    let prepared = match job::prepare(ws, request) {
+        Ok(p) => p,
+        Err(e) => {
+            if let job::Error::BadFiles { errors, .. } = &e {
+                for bad in errors {
+                    eprintln!("relops: bad case file: {bad}");
+                }
+            }
+            return Err(eyre!(e));
         }
     };
-    drop(conn);
-    let replayer = Replayer::new(ws, args.target.as_deref()).map_err(|e| eyre!(e))?;
     let runtime = tokio::runtime::Runtime::new()?;
     let started_ns = crate::clock::now_ns();
-    let runs = runtime.block_on(run::run(
-        &replayer,
-        &ws.config,
-        &suite.cases,
-        &candidate.label,
-        baseline.as_ref().map(|b| b.label.as_str()),
-        args.repeat,
-        args.concurrency,
-    ));
-    let verdict = decide(&runs, baseline.is_some(), &ws.config.gate);
-    let versions = report::Versions {
-        candidate: candidate.label.clone(),
-        candidate_fingerprint: Some(candidate.id.clone()),
-        baseline: baseline.as_ref().map(|b| b.label.clone()),
-        baseline_fingerprint: baseline.as_ref().map(|b| b.id.clone()),
-    };
-    let md = report::markdown(&verdict, &runs, &versions);
-    let writer = store::open_writer(&ws.db_path)?;
-    let gate_run = gate_store::save(
-        writer.connection(),
-        &gate_store::Finished {
-            candidate_pk: candidate.rowid,
-            baseline_pk: baseline.as_ref().map(|b| b.rowid),
-            started_ns,
-            finished_ns: crate::clock::now_ns(),
-            verdict: &verdict,
-            runs: &runs,
-            report: &md,
-        },
-    )?;
-    drop(writer);
-    eprintln!("relops: gate run {gate_run} stored");
+    let bar = progress_bar(prepared.total() as u64);
+    let ran = runtime.block_on(job::execute(&prepared, |p| {
+        if let Some(bar) = &bar {
+            bar.set_position(p.done as u64);
+        }
+    }));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let outcome = job::finish(&prepared, ran, started_ns).map_err(|e| eyre!(e))?;
+    eprintln!("relops: gate run {} stored", outcome.gate_run);
     let write = |path: &PathBuf, text: &str, what: &str| {
         std::fs::write(path, text)
             .map_err(|e| eyre!("cannot write the {what} to {}: {e}", path.display()))
     };
+    let md = &outcome.markdown;
     if let Some(path) = &args.report {
-        write(path, &md, "report")?;
+        write(path, md, "report")?;
     }
     if let Some(path) = &args.junit {
         write(
             path,
-            &report::junit(&verdict, &runs, &versions),
+            &report::junit(&outcome.verdict, &outcome.runs, &outcome.versions),
             "JUnit XML",
         )?;
     }
+    let v = &outcome.versions;
     let json = serde_json::json!({
-        "gate_run": gate_run,
-        "candidate": candidate.label,
-        "candidate_fingerprint": candidate.id,
-        "baseline": baseline.as_ref().map(|b| &b.label),
-        "baseline_fingerprint": baseline.as_ref().map(|b| &b.id),
-        "verdict": verdict,
-        "cases": runs,
+        "gate_run": outcome.gate_run,
+        "candidate": v.candidate,
+        "candidate_fingerprint": v.candidate_fingerprint,
+        "baseline": v.baseline,
+        "baseline_fingerprint": v.baseline_fingerprint,
+        "verdict": outcome.verdict,
+        "cases": outcome.runs,
     });
     match &args.json {
         Some(None) => super::print_json(&json)?,
@@ -145,8 +128,161 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         }
         None => print!("{md}"),
     }
-    Ok(match verdict.decision {
+    Ok(match outcome.verdict.decision {
         Decision::Ship => 0,
         Decision::Hold => 1,
     })
+}
+
+/// A progress bar on stderr when it is a terminal (never in pipelines or tests).
+fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("gate {bar:40} {pos}/{len} calls {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// `--json` for --list / --show: stdout, or the file named.
+fn emit(args: &GateArgs, value: &impl serde::Serialize) -> Result<bool> {
+    match &args.json {
+        None => Ok(false),
+        Some(None) => super::print_json(value).map(|()| true),
+        Some(Some(path)) => {
+            std::fs::write(path, serde_json::to_string_pretty(value)? + "\n")
+                .map_err(|e| eyre!("cannot write {}: {e}", path.display()))?;
+            Ok(true)
+        }
+    }
+}
+
+fn decision(d: Option<Decision>) -> &'static str {
+    match d {
+        Some(Decision::Ship) => "SHIP",
+        Some(Decision::Hold) => "HOLD",
+        None => "-",
+    }
+}
+
+fn list(ws: &Workspace, args: &GateArgs) -> Result<u8> {
+    let conn = store::open_reader(&ws.db_path)?;
+    let runs = gate_store::list(&conn, args.limit)?;
+    if emit(args, &runs)? {
+        return Ok(0);
+    }
+    if runs.is_empty() {
+        println!("no gate runs yet: `relops gate --candidate V` runs one");
+        return Ok(0);
+    }
+    println!(
+        "{:>5}  {:<24}  {:<8}  {:<24}  {:>5}  {:>9}  {:<17}  {}",
+        "run",
+        "started",
+        "decision",
+        "candidate vs baseline",
+        "cases",
+        "must-pass",
+        "candidate p/f/e",
+        "baseline p/f/e"
+    );
+    for r in &runs {
+        let counts = |c: &gate_store::Counts| format!("{}/{}/{}", c.pass, c.fail, c.error);
+        println!(
+            "{:>5}  {:<24}  {:<8}  {:<24}  {:>5}  {:>9}  {:<17}  {}",
+            r.id,
+            r.started_at,
+            decision(r.decision),
+            format!(
+                "{} vs {}",
+                r.candidate,
+                r.baseline.as_deref().unwrap_or("none")
+            ),
+            r.cases,
+            r.must_pass,
+            counts(&r.candidate_counts),
+            r.baseline_counts.as_ref().map_or("-".into(), counts)
+        );
+    }
+    Ok(0)
+}
+
+fn show(ws: &Workspace, id: i64, args: &GateArgs) -> Result<u8> {
+    let conn = store::open_reader(&ws.db_path)?;
+    let Some(d) = gate_store::show(&conn, id)? else {
+        return Err(eyre!("no gate run {id}; `relops gate --list` shows them"));
+    };
+    if emit(args, &d)? {
+        return Ok(0);
+    }
+    let s = &d.summary;
+    println!(
+        "gate run {}: {}: candidate {} ({}) vs baseline {}",
+        s.id,
+        decision(s.decision),
+        s.candidate,
+        s.candidate_fingerprint,
+        match (&s.baseline, &s.baseline_fingerprint) {
+            (Some(b), Some(f)) => format!("{b} ({f})"),
+            _ => "none".into(),
+        }
+    );
+    println!(
+        "started {}  suite {}  target {}  repeat {}",
+        s.started_at,
+        s.suite.as_deref().unwrap_or("-"),
+        s.target.as_deref().unwrap_or("-"),
+        s.repeat
+    );
+    for r in &s.reasons {
+        println!("  why: {r}");
+    }
+    println!();
+    let cell = |standing: Standing, attempts: &[Attempt]| {
+        let replays: Vec<String> = attempts
+            .iter()
+            .filter_map(|a| a.replay_id.map(|r| format!("r:{r}")))
+            .collect();
+        let word = match standing {
+            Standing::Pass => "pass",
+            Standing::Fail => "FAIL",
+            Standing::Error => "ERROR",
+            Standing::Absent => "-",
+        };
+        format!("{word} {}", replays.join(","))
+    };
+    for c in &d.results {
+        println!(
+            "{}  {}  {:<48}  candidate {:<16}  baseline {}",
+            c.case_id,
+            if c.must_pass {
+                "must-pass"
+            } else {
+                "         "
+            },
+            clip(&c.title, 48),
+            cell(c.candidate, &c.candidate_attempts),
+            cell(c.baseline, &c.baseline_attempts),
+        );
+        for f in c.failed_assertions() {
+            println!("          ✗ {}", clip(&one_line(&f), 100));
+        }
+        if let Some(e) = c.candidate_attempts.iter().find_map(|a| match &a.outcome {
+            Outcome::Error { error } => Some(error),
+            _ => None,
+        }) {
+            println!("          ! {}", clip(&one_line(e), 100));
+        }
+        if c.candidate != c.baseline
+            && let Some((b, a)) = c.diff_pair()
+        {
+            println!("          diff: relops diff r:{b} r:{a}");
+        }
+    }
+    Ok(0)
 }

@@ -119,8 +119,12 @@ fn print_diff(d: &Diff) {
             e.refusal.then_some("refusal"),
         ];
         let flags: Vec<&str> = flags.into_iter().flatten().collect();
+        let case = e
+            .case_id
+            .as_ref()
+            .map_or(String::new(), |c| format!("  case {c}"));
         println!(
-            "{tag}  {:<8} {:<34} {} ({})  {}",
+            "{tag}  {:<8} {:<34} {} ({})  {}{case}",
             e.kind,
             e.id,
             e.version,

@@ -7,6 +7,7 @@
 mod feed;
 mod metrics;
 mod server;
+pub mod suite;
 pub mod traffic;
 pub mod workflow;
 
@@ -73,6 +74,10 @@ pub struct DemoReport {
     pub versions: usize,
     /// False when the workspace already held this demo and nothing was regenerated.
     pub generated: bool,
+    /// The demo suite's directory and how many of its case files were written now
+    /// (only missing ones are: edited cases are kept).
+    pub suite: PathBuf,
+    pub cases_written: usize,
 }
 
 const CONFIG_FILE: &str = "relops.toml";
@@ -122,6 +127,9 @@ pub fn build(opts: &DemoOptions) -> Result<DemoReport> {
         generate(&file, opts.seed, opts.traces, anchor_ns)?;
         import(&ws, &file)?;
     }
+    let suite = ws.suite_dir();
+    let cases_written = suite::write_missing(&suite, &anchor)
+        .wrap_err_with(|| format!("cannot write the demo suite into {}", suite.display()))?;
     let conn = store::open_reader(&ws.db_path)?;
     Ok(DemoReport {
         dir: opts.dir.clone(),
@@ -131,6 +139,8 @@ pub fn build(opts: &DemoOptions) -> Result<DemoReport> {
         traces: store::query::freshness(&conn)?.2,
         versions: store::query::versions(&conn)?.len(),
         generated,
+        suite,
+        cases_written,
     })
 }
 
@@ -229,6 +239,10 @@ latency_ms = "/latency_ms"
 tokens_in = "/tokens_in"
 tokens_out = "/tokens_out"
 cost_usd = "/cost_usd"
+
+# The regression suite: one JSON file per case in evals/cases/ (written by `relops demo`,
+# yours to edit; reopening the demo only adds missing files). With the server running,
+# `relops gate --candidate v3 --baseline v2` holds and `--candidate v2 --baseline v1` ships.
 
 # Live sources: `relops sync --once | --watch`, the Sources pane (5), `relops doctor`.
 # Uncomment one to try it; assets/relops.example.toml explains every key. Secrets are
@@ -331,12 +345,21 @@ fn print_report(r: &DemoReport) {
     println!("traces:    {}", r.traces);
     println!("versions:  {}", r.versions);
     println!(
+        "suite:     {}{}",
+        r.suite.display(),
+        if r.cases_written > 0 {
+            format!(" ({} case files written)", r.cases_written)
+        } else {
+            String::new()
+        }
+    );
+    println!(
         "server:    http://{} (run `relops demo --dir {} --serve`)",
         r.server,
         r.dir.display()
     );
     println!(
-        "next:      relops --config {} versions",
+        "next:      relops --config {} gate --candidate v3 --baseline v2 (with the server running)",
         r.config_path.display()
     );
 }

@@ -1,10 +1,9 @@
-//! The release gate (issue 6, item 5). Built: the decision, a pure function of the case
-//! results on the candidate and the baseline ([`decide`]); the runner that runs each
-//! case's input on both versions through a replay target ([`run::run`]); the Markdown,
-//! JSON and JUnit reports; stored gate runs with every attempt ([`store`]); `relops
-//! gate` (with `--repeat` and `--concurrency`). Still to come: storing the case replays
-//! themselves (`replays.case_id`, so a case drills into its diff), the Gate pane with a
-//! progress bar.
+//! The release gate (issue 6, item 5): the decision, a pure function of the case results
+//! on the candidate and the baseline ([`decide`]); the runner that runs each case's input
+//! on both versions through a replay target, reporting progress ([`run::run`]); the
+//! Markdown, JSON and JUnit reports; stored gate runs with every attempt and its replay,
+//! and the reads of them ([`store`]); one gate from request to stored run for the CLI
+//! and the console ([`job`]).
 //!
 //! The rules, in the order the report gives them:
 //! - a must-pass case that fails or errors on the candidate holds the release;
@@ -16,9 +15,10 @@
 //! - otherwise the candidate ships. Cases that could not run are listed as risks: an
 //!   error is never a pass.
 
+pub mod job;
 pub mod report;
 pub mod run;
 pub mod store;
 pub mod verdict;
 
-pub use verdict::{Attempt, CaseRun, Decision, Outcome, Verdict, decide};
+pub use verdict::{Attempt, CaseRun, Decision, Outcome, Standing, Verdict, decide};

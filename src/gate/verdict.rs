@@ -1,12 +1,12 @@
 //! Ship or hold: from per-case, per-attempt outcomes on both versions to a decision with
 //! its reasons, regressions, fixes, flaky cases, deltas and risks. Pure: no I/O.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Gate as Budgets;
 
 /// How one attempt of one case on one version ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Outcome {
     Pass,
@@ -21,11 +21,14 @@ pub enum Outcome {
 }
 
 /// One attempt: its outcome and what it cost.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
     pub outcome: Outcome,
     pub latency_ms: Option<f64>,
     pub cost_usd: Option<f64>,
+    /// The stored replay (`r:<id>`) once the gate run is saved: what a case drills into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_id: Option<i64>,
 }
 
 /// A case's attempts on the candidate and (if any) the baseline.
@@ -39,7 +42,7 @@ pub struct CaseRun {
 }
 
 /// A case's standing on one version across its attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Standing {
     /// Every attempt passed.
@@ -53,7 +56,7 @@ pub enum Standing {
 }
 
 impl Standing {
-    fn of(attempts: &[Attempt]) -> Standing {
+    pub fn of(attempts: &[Attempt]) -> Standing {
         if attempts.is_empty() {
             Standing::Absent
         } else if attempts
@@ -69,7 +72,7 @@ impl Standing {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Ship,
@@ -77,7 +80,7 @@ pub enum Decision {
 }
 
 /// Passes, failures and errors of one version, by case.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     pub pass: usize,
     pub fail: usize,
@@ -87,7 +90,7 @@ pub struct Tally {
 }
 
 /// A candidate / baseline pair of numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Delta {
     pub candidate: Option<f64>,
     pub baseline: Option<f64>,
@@ -110,7 +113,7 @@ impl Delta {
 }
 
 /// The decision and its evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub decision: Decision,
     /// Why it holds (empty when it ships).

@@ -746,7 +746,8 @@ pub mod sample {
         Execution {
             id: id.into(),
             kind: "trace",
-            trace_id: id.into(),
+            trace_id: Some(id.into()),
+            case_id: None,
             version: "v".into(),
             version_id: format!("fp-{id}"),
             target: None,

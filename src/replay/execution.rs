@@ -49,8 +49,10 @@ pub struct Execution {
     pub id: String,
     /// `trace` or `replay`.
     pub kind: &'static str,
-    /// The trace this is, or was replayed from.
-    pub trace_id: String,
+    /// The trace this is, or was replayed from; `None` for a regression case's replay.
+    pub trace_id: Option<String>,
+    /// The regression case whose input a replay ran (the gate's replays).
+    pub case_id: Option<String>,
     pub version: String,
     pub version_id: String,
     /// The replay target, for replays.
@@ -92,7 +94,8 @@ pub fn load(conn: &Connection, config: &Config, r: &ExecRef) -> Result<Execution
             Ok(Execution {
                 id: row.id.clone(),
                 kind: "trace",
-                trace_id: row.id,
+                trace_id: Some(row.id),
+                case_id: None,
                 version: row.version,
                 version_id: row.version_id,
                 target: None,
@@ -134,13 +137,18 @@ pub fn load(conn: &Connection, config: &Config, r: &ExecRef) -> Result<Execution
 fn replay(conn: &Connection, config: &Config, row: ReplayRow) -> Result<Execution, String> {
     let sql = |e: rusqlite::Error| e.to_string();
     let fingerprint = replays::fingerprint(conn, &row.version_id).map_err(sql)?;
-    let input = replays::trace_input(conn, row.trace_pk).map_err(sql)?;
+    let input = match (row.input.clone(), row.trace_pk) {
+        (Some(input), _) => Some(input),
+        (None, Some(pk)) => replays::trace_input(conn, pk).map_err(sql)?,
+        (None, None) => None,
+    };
     let answer = Answer::read(config, row.spans.as_deref(), row.output.as_deref());
     let error = row.error.clone().or(answer.workflow_error);
     Ok(Execution {
         id: row.id,
         kind: "replay",
         trace_id: row.trace_id,
+        case_id: row.case_id,
         version: row.version,
         version_id: row.version_id,
         target: Some(row.target),

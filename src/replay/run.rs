@@ -27,7 +27,8 @@ pub struct Replayer {
 /// One replay to make.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    pub trace_pk: i64,
+    /// The trace whose input runs; `None` for a regression case's input.
+    pub trace_pk: Option<i64>,
     pub trace_id: String,
     pub input: String,
     pub label: String,
@@ -102,7 +103,7 @@ impl Replayer {
                     None => Some(query::resolve_version(&conn, label)?.rowid),
                 };
                 Ok(Planned {
-                    trace_pk: trace.row.pk,
+                    trace_pk: Some(trace.row.pk),
                     trace_id: trace.row.id.clone(),
                     input: input.clone(),
                     label: label.clone(),
@@ -122,6 +123,8 @@ impl Replayer {
         let started_ns = crate::clock::now_ns();
         let mut record = NewReplay {
             trace_pk: plan.trace_pk,
+            case_id: None,
+            input: plan.trace_pk.is_none().then(|| plan.input.clone()),
             version_pk: plan.version_pk.unwrap_or(0),
             target: self.target.name.clone(),
             started_ns,
@@ -174,12 +177,14 @@ impl Replayer {
     }
 
     /// Runs an input that belongs to no trace (a regression case's) on a version, and
-    /// returns what came back without storing it: the record's `trace_pk` and
-    /// `version_pk` are 0. The error, if any, says why it did not run to an answer.
+    /// returns what came back without storing it: the record has no trace, carries the
+    /// input, and its `version_pk` is 0 (the caller knows the version). `Err` when the
+    /// target cannot run that version at all; the record's error, when it did not run
+    /// to an answer.
     pub async fn run_input(&self, label: &str, input: &str) -> Result<NewReplay, String> {
         let fingerprint = self.target.fingerprint(label)?;
         let plan = Planned {
-            trace_pk: 0,
+            trace_pk: None,
             trace_id: String::new(),
             input: input.to_string(),
             label: label.to_string(),

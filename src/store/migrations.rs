@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1_CORE, V2_SYNC, V3_AUDIT_CHAIN, V4_ROLLOUT_STATE];
+const MIGRATIONS: &[&str] = &[V1_CORE, V2_SYNC, V3_AUDIT_CHAIN, V4_ROLLOUT_STATE, V5_GATE];
 
 /// The schema version this build writes.
 pub const LATEST: usize = MIGRATIONS.len();
@@ -272,6 +272,24 @@ ALTER TABLE audit_log ADD COLUMN hash TEXT;
 /// columns the queries use.
 const V4_ROLLOUT_STATE: &str = r#"
 ALTER TABLE rollouts ADD COLUMN snapshot TEXT NOT NULL DEFAULT '{}';
+"#;
+
+/// The gate keeps what it ran: each case's replays (the input it sent, since a case file
+/// may change later), each result's case as it was (title, must-pass), the verdict as
+/// JSON; the case index knows each file's content hash and when it went missing.
+const V5_GATE: &str = r#"
+ALTER TABLE replays ADD COLUMN input TEXT;
+CREATE INDEX replays_case ON replays(case_id, started_at);
+ALTER TABLE gate_runs ADD COLUMN verdict TEXT;
+ALTER TABLE gate_runs ADD COLUMN suite TEXT;
+ALTER TABLE gate_runs ADD COLUMN target TEXT;
+ALTER TABLE gate_runs ADD COLUMN repeat INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE gate_results ADD COLUMN title TEXT;
+ALTER TABLE gate_results ADD COLUMN must_pass INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN seen_at INTEGER;
+ALTER TABLE cases ADD COLUMN removed_at INTEGER;
+CREATE INDEX cases_incident ON cases(incident_id);
 "#;
 
 /// Brings the schema up to date; returns the version reached.

@@ -1,5 +1,6 @@
-//! Replays in the cache: every run of a trace's input on a version, linked to the trace
-//! it came from and to the version (fingerprint) it ran on.
+//! Replays in the cache: every run of an input on a version, linked to the version
+//! (fingerprint) it ran on and to what the input came from: a trace (`relops replay`),
+//! or a regression case (the gate), which has no trace.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -10,7 +11,12 @@ use crate::model::Fingerprint;
 /// A replay about to be stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReplay {
-    pub trace_pk: i64,
+    /// The trace whose input ran; `None` for a case's input.
+    pub trace_pk: Option<i64>,
+    /// The regression case whose input ran (gate replays).
+    pub case_id: Option<String>,
+    /// The input sent, when it is not a cached trace's (a case file may change later).
+    pub input: Option<String>,
     /// `versions` row id.
     pub version_pk: i64,
     pub target: String,
@@ -30,33 +36,39 @@ pub struct NewReplay {
 /// connection ([`super::Writer::connection`]).
 pub fn insert(conn: &Connection, replays: &[NewReplay]) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.unchecked_transaction()?;
-    let mut ids = Vec::with_capacity(replays.len());
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO replays (trace_pk, version_id, target, started_at, latency_ms, output,
-                spans, tokens_in, tokens_out, cost_usd, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
-        )?;
-        for r in replays {
-            ids.push(stmt.query_row(
-                params![
-                    r.trace_pk,
-                    r.version_pk,
-                    r.target,
-                    r.started_ns,
-                    r.latency_ms,
-                    r.output,
-                    r.spans,
-                    r.tokens_in,
-                    r.tokens_out,
-                    r.cost_usd,
-                    r.error
-                ],
-                |row| row.get(0),
-            )?);
-        }
-    }
+    let ids = insert_rows(&tx, replays)?;
     tx.commit()?;
+    Ok(ids)
+}
+
+/// Stores replays within the caller's transaction; their new ids in order.
+pub fn insert_rows(conn: &Connection, replays: &[NewReplay]) -> rusqlite::Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(replays.len());
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO replays (trace_pk, case_id, input, version_id, target, started_at,
+            latency_ms, output, spans, tokens_in, tokens_out, cost_usd, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
+    )?;
+    for r in replays {
+        ids.push(stmt.query_row(
+            params![
+                r.trace_pk,
+                r.case_id,
+                r.input,
+                r.version_pk,
+                r.target,
+                r.started_ns,
+                r.latency_ms,
+                r.output,
+                r.spans,
+                r.tokens_in,
+                r.tokens_out,
+                r.cost_usd,
+                r.error
+            ],
+            |row| row.get(0),
+        )?);
+    }
     Ok(ids)
 }
 
@@ -65,8 +77,10 @@ pub fn insert(conn: &Connection, replays: &[NewReplay]) -> rusqlite::Result<Vec<
 pub struct ReplayRow {
     /// `r:<id>`, how `relops diff` names it.
     pub id: String,
-    /// The source trace's id.
-    pub trace_id: String,
+    /// The source trace's id; `None` for a case's replay.
+    pub trace_id: Option<String>,
+    /// The regression case whose input ran (gate replays).
+    pub case_id: Option<String>,
     /// The version's label and fingerprint id.
     pub version: String,
     pub version_id: String,
@@ -81,7 +95,10 @@ pub struct ReplayRow {
     #[serde(skip)]
     pub pk: i64,
     #[serde(skip)]
-    pub trace_pk: i64,
+    pub trace_pk: Option<i64>,
+    /// The input sent, when stored with the replay (case replays).
+    #[serde(skip)]
+    pub input: Option<String>,
     #[serde(skip)]
     pub version_pk: i64,
     #[serde(skip)]
@@ -92,7 +109,11 @@ pub struct ReplayRow {
 
 const COLUMNS: &str = "r.id, t.trace_id, v.label, v.fingerprint, r.target, r.started_at,
     r.latency_ms, r.tokens_in, r.tokens_out, r.cost_usd, r.error, r.output, r.trace_pk,
-    r.version_id, r.spans";
+    r.version_id, r.spans, r.case_id, r.input";
+
+/// Replays with their trace when they have one (a case's replay has none).
+const FROM: &str = "FROM replays r LEFT JOIN traces t ON t.id = r.trace_pk
+    JOIN versions v ON v.id = r.version_id";
 
 fn replay_row(r: &Row) -> rusqlite::Result<ReplayRow> {
     let pk: i64 = r.get(0)?;
@@ -115,15 +136,14 @@ fn replay_row(r: &Row) -> rusqlite::Result<ReplayRow> {
         version_pk: r.get(13)?,
         started_ns,
         spans: r.get(14)?,
+        case_id: r.get(15)?,
+        input: r.get(16)?,
     })
 }
 
 /// One replay by row id.
 pub fn get(conn: &Connection, pk: i64) -> rusqlite::Result<Option<ReplayRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM replays r JOIN traces t ON t.id = r.trace_pk
-         JOIN versions v ON v.id = r.version_id WHERE r.id = ?1"
-    );
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.id = ?1");
     conn.prepare_cached(&sql)?
         .query_row([pk], replay_row)
         .optional()
@@ -132,12 +152,20 @@ pub fn get(conn: &Connection, pk: i64) -> rusqlite::Result<Option<ReplayRow>> {
 /// A trace's replays, newest first.
 pub fn for_trace(conn: &Connection, trace_pk: i64) -> rusqlite::Result<Vec<ReplayRow>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM replays r JOIN traces t ON t.id = r.trace_pk
-         JOIN versions v ON v.id = r.version_id WHERE r.trace_pk = ?1
-         ORDER BY r.started_at DESC, r.id DESC"
+        "SELECT {COLUMNS} {FROM} WHERE r.trace_pk = ?1 ORDER BY r.started_at DESC, r.id DESC"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([trace_pk], replay_row)?;
+    rows.collect()
+}
+
+/// A regression case's replays (the gate's), newest first.
+pub fn for_case(conn: &Connection, case_id: &str) -> rusqlite::Result<Vec<ReplayRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE r.case_id = ?1 ORDER BY r.started_at DESC, r.id DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([case_id], replay_row)?;
     rows.collect()
 }
 
@@ -193,7 +221,9 @@ mod tests {
         )
         .unwrap();
         let new = |at, error: Option<&str>| NewReplay {
-            trace_pk: 1,
+            trace_pk: Some(1),
+            case_id: None,
+            input: None,
             version_pk: v,
             target: "t".into(),
             started_ns: at,
@@ -213,5 +243,23 @@ mod tests {
         assert_eq!(rows[1].id, format!("r:{}", ids[0]));
         assert_eq!(get(&conn, ids[0]).unwrap().unwrap().version, "v2");
         assert_eq!(fingerprint(&conn, &f.id()).unwrap(), f);
+        // A case's replay has no trace: it still reads back, by id and by case.
+        let case = NewReplay {
+            trace_pk: None,
+            case_id: Some("3f9c2a1b".into()),
+            input: Some("refund please".into()),
+            ..new(30, None)
+        };
+        let id = insert(&conn, &[case]).unwrap()[0];
+        let row = get(&conn, id).unwrap().expect("a case replay reads back");
+        assert_eq!((row.trace_id, row.trace_pk), (None, None));
+        assert_eq!(row.case_id.as_deref(), Some("3f9c2a1b"));
+        assert_eq!(row.input.as_deref(), Some("refund please"));
+        assert_eq!(for_case(&conn, "3f9c2a1b").unwrap()[0].pk, id);
+        assert_eq!(
+            for_trace(&conn, 1).unwrap().len(),
+            2,
+            "not a trace's replay"
+        );
     }
 }

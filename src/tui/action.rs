@@ -13,15 +13,19 @@ pub enum Pane {
     Drift,
     Diff,
     Sources,
+    Incidents,
+    Gate,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Overview,
         Pane::Traces,
         Pane::Drift,
         Pane::Diff,
         Pane::Sources,
+        Pane::Incidents,
+        Pane::Gate,
     ];
 
     pub fn title(self) -> &'static str {
@@ -31,6 +35,8 @@ impl Pane {
             Pane::Drift => "Drift",
             Pane::Diff => "Diff",
             Pane::Sources => "Sources",
+            Pane::Incidents => "Incidents",
+            Pane::Gate => "Gate",
         }
     }
 
@@ -128,6 +134,38 @@ pub enum Action {
     Toggle,
     /// The case file was written (its path) or not (why).
     CaseSaved(Result<String, String>),
+    // The release gate.
+    /// `g` in the Gate pane or `:gate V [BASELINE]`: runs the gate in the background.
+    /// No candidate: the selected run's pair again, else the newest version.
+    RunGate {
+        candidate: Option<String>,
+        baseline: Option<String>,
+    },
+    /// The running gate reported.
+    GateProgress(GateProgress),
+    /// The running gate finished: the stored run, or why there is none.
+    GateFinished(Result<GateDone, String>),
+}
+
+/// How far a running gate got: calls (case × version × attempt) done of all, and how
+/// they ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GateProgress {
+    pub done: usize,
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+/// A finished console gate run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateDone {
+    pub run_id: i64,
+    pub candidate: String,
+    pub baseline: Option<String>,
+    /// `ship` or `hold`.
+    pub decision: String,
 }
 
 /// What `update` asks the driver to do.
@@ -143,9 +181,17 @@ pub enum Effect {
     SuggestCase {
         trace_id: String,
         now_ns: i64,
+        /// Pre-filled when drafted from an incident's timeline.
+        incident: Option<i64>,
     },
     /// Writes a case file into the suite; the driver answers with `Action::CaseSaved`.
     SaveCase(Box<crate::cases::Case>),
+    /// Runs the gate on a background task, reporting `Action::GateProgress` and ending
+    /// with `Action::GateFinished`. No baseline: the version seen just before.
+    RunGate {
+        candidate: String,
+        baseline: Option<String>,
+    },
     Quit,
 }
 
@@ -213,6 +259,19 @@ pub const COMMANDS: &[Command] = &[
         mutating: true,
         palette: true,
     },
+    cmd(
+        "incidents",
+        "show the Incidents pane: incidents and their timelines",
+        true,
+    ),
+    cmd("gate-runs", "show the Gate pane: stored gate runs", true),
+    // Calls the replay target for every case on two versions and stores the run.
+    Command {
+        name: "gate",
+        about: "run the gate: gate V [BASELINE]",
+        mutating: true,
+        palette: true,
+    },
     cmd("toggle", "toggle the focused item", false),
     cmd("next-change", "next change in the diff", false),
     cmd("prev-change", "previous change in the diff", false),
@@ -272,6 +331,15 @@ impl Action {
             "sources" => Action::ShowPane(Pane::Sources),
             "case" => Action::NewCase,
             "toggle" => Action::Toggle,
+            "incidents" => Action::ShowPane(Pane::Incidents),
+            "gate-runs" => Action::ShowPane(Pane::Gate),
+            "gate" => {
+                let mut words = arg.split_whitespace().map(str::to_string);
+                Action::RunGate {
+                    candidate: words.next(),
+                    baseline: words.next(),
+                }
+            }
             "next-change" => Action::DiffNext,
             "prev-change" => Action::DiffPrev,
             "next-tab" => Action::DiffTab(1),
@@ -299,6 +367,9 @@ impl Action {
             Action::ShowPane(Pane::Diff) => "diff-view",
             Action::ShowPane(Pane::Sources) => "sources",
             Action::NewCase => "case",
+            Action::ShowPane(Pane::Incidents) => "incidents",
+            Action::ShowPane(Pane::Gate) => "gate-runs",
+            Action::RunGate { .. } => "gate",
             _ => return None,
         };
         COMMANDS.iter().find(|c| c.name == name)
@@ -329,9 +400,10 @@ mod tests {
     #[test]
     fn pane_cycle_wraps() {
         assert_eq!(Pane::Overview.cycle(1), Pane::Traces);
-        assert_eq!(Pane::Overview.cycle(-1), Pane::Sources);
+        assert_eq!(Pane::Overview.cycle(-1), Pane::Gate);
         assert_eq!(Pane::Drift.cycle(1), Pane::Diff);
-        assert_eq!(Pane::Sources.cycle(1), Pane::Overview);
+        assert_eq!(Pane::Sources.cycle(1), Pane::Incidents);
+        assert_eq!(Pane::Gate.cycle(1), Pane::Overview);
     }
 
     #[test]
@@ -349,11 +421,18 @@ mod tests {
             .filter(|c| !offered(c, true))
             .map(|c| c.name)
             .collect();
-        assert_eq!(hidden, ["replay", "case"]);
+        assert_eq!(hidden, ["replay", "case", "gate"]);
         assert!(
             Action::Replay {
                 trace_id: "t".into(),
                 versions: vec![]
+            }
+            .is_mutating()
+        );
+        assert!(
+            Action::RunGate {
+                candidate: None,
+                baseline: None
             }
             .is_mutating()
         );

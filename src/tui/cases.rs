@@ -7,13 +7,15 @@ use crate::cases::{self, suggest};
 use crate::store;
 use crate::workspace::Workspace;
 
-/// Drafts a case from a trace; the answer is an [`Action::CaseSuggested`].
-pub fn suggest(ws: &Workspace, trace_id: String, now_ns: i64) -> Action {
+/// Drafts a case from a trace (linked to an incident if given); the answer is an
+/// [`Action::CaseSuggested`].
+pub fn suggest(ws: &Workspace, trace_id: String, now_ns: i64, incident: Option<i64>) -> Action {
     let result = store::open_reader(&ws.db_path)
         .map_err(|e| e.to_string())
         .and_then(|conn| {
             let opts = suggest::Options {
                 now: crate::clock::rfc3339(now_ns),
+                incident,
                 ..Default::default()
             };
             suggest::from_trace(&conn, &ws.config, &trace_id, &opts)
@@ -47,10 +49,10 @@ impl Cases {
     }
 
     /// Must be called within the runtime.
-    pub fn suggest(&self, trace_id: String, now_ns: i64) {
+    pub fn suggest(&self, trace_id: String, now_ns: i64, incident: Option<i64>) {
         let (ws, tx) = (self.ws.clone(), self.tx.clone());
         tokio::task::spawn_blocking(move || {
-            let _ = tx.send(suggest(&ws, trace_id, now_ns));
+            let _ = tx.send(suggest(&ws, trace_id, now_ns, incident));
         });
     }
 

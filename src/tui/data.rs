@@ -6,11 +6,15 @@
 //! put while the live feed writes; [`Request::Head`] counts what arrived since.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use rusqlite::Connection;
 
 use crate::config::Drift;
 use crate::drift::{self, DriftReport, DriftRequest};
+
+pub mod gate;
+pub mod incidents;
 
 pub use crate::store::query::Seek;
 use crate::store::query::TraceFilter;
@@ -65,6 +69,21 @@ pub enum Request {
         b: crate::replay::ExecRef,
         config: SharedConfig,
     },
+    /// Every incident with its counts; `suite` holds the case files.
+    Incidents {
+        suite: PathBuf,
+    },
+    /// One incident's timeline.
+    Timeline {
+        incident: i64,
+        suite: PathBuf,
+    },
+    /// Stored gate runs with their counts.
+    GateRuns,
+    /// One gate run with its cases.
+    GateRun {
+        id: i64,
+    },
 }
 
 /// The workspace config, shared by requests that read it; equal when it is the same one.
@@ -112,6 +131,10 @@ pub enum Loaded {
     Detail(DetailBox),
     Drift(DriftBox),
     Diff(DiffBox),
+    Incidents(Vec<incidents::IncidentRow>),
+    Timeline(Box<incidents::Timeline>),
+    GateRuns(Vec<gate::RunSummary>),
+    GateRun(Box<gate::RunDetail>),
     /// A request failed; `what` names it for the status line.
     Failed {
         what: &'static str,
@@ -168,6 +191,10 @@ impl Request {
             Request::Detail { .. } => "trace",
             Request::Drift { .. } => "drift",
             Request::Diff { .. } => "diff",
+            Request::Incidents { .. } => "incidents",
+            Request::Timeline { .. } => "timeline",
+            Request::GateRuns => "gate runs",
+            Request::GateRun { .. } => "gate run",
         }
     }
 }
@@ -242,6 +269,24 @@ fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
             },
         },
         Request::Diff { a, b, config } => diff(conn, a, b, &config.0),
+        Request::Incidents { suite } => Loaded::Incidents(incidents::list(conn, suite)?),
+        Request::Timeline { incident, suite } => {
+            match incidents::timeline(conn, *incident, suite)? {
+                Some(t) => Loaded::Timeline(Box::new(t)),
+                None => Loaded::Failed {
+                    what: "timeline",
+                    error: format!("incident {incident} is no longer in the cache"),
+                },
+            }
+        }
+        Request::GateRuns => Loaded::GateRuns(gate::runs(conn)?),
+        Request::GateRun { id } => match gate::run(conn, *id)? {
+            Some(r) => Loaded::GateRun(Box::new(r)),
+            None => Loaded::Failed {
+                what: "gate run",
+                error: format!("gate run {id} is no longer in the cache"),
+            },
+        },
     })
 }
 

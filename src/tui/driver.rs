@@ -14,6 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep_unti
 
 use super::action::{Action, Effect};
 use super::cases::Cases;
+use super::gate::Gates;
 use super::keymap::Keymap;
 use super::loader::Loader;
 use super::replays::Replays;
@@ -50,11 +51,13 @@ async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
     let loader = Loader::spawn(&ws.db_path, tx.clone());
     let cases = Cases::new(ws, tx.clone());
     let replays = Replays::new(ws, tx.clone());
+    let gates = Gates::new(ws, tx.clone());
     let _sync = BackgroundSync::start(ws, tx);
     let fx = Fx {
         loader: &loader,
         replays: &replays,
         cases: &cases,
+        gates: &gates,
     };
     let size = term.size()?;
     let keymap = Arc::new(Keymap::default_map());
@@ -112,6 +115,7 @@ struct Fx<'a> {
     loader: &'a Loader,
     replays: &'a Replays,
     cases: &'a Cases,
+    gates: &'a Gates,
 }
 
 fn run_effects(fx: &Fx, effects: Vec<Effect>) {
@@ -119,7 +123,15 @@ fn run_effects(fx: &Fx, effects: Vec<Effect>) {
         match e {
             Effect::Load(req) => fx.loader.submit(req),
             Effect::Replay { trace_id, versions } => fx.replays.spawn(trace_id, versions),
-            Effect::SuggestCase { trace_id, now_ns } => fx.cases.suggest(trace_id, now_ns),
+            Effect::SuggestCase {
+                trace_id,
+                now_ns,
+                incident,
+            } => fx.cases.suggest(trace_id, now_ns, incident),
+            Effect::RunGate {
+                candidate,
+                baseline,
+            } => fx.gates.spawn(candidate, baseline),
             Effect::SaveCase(case) => fx.cases.save(case),
             Effect::Quit => {} // `state.quit` ends the loop
         }

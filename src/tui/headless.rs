@@ -83,8 +83,26 @@ impl Headless {
             let reply = match effect {
                 Effect::Load(req) => Action::Loaded(data::execute(&self.conn, &req)),
                 Effect::Replay { trace_id, versions } => self.replay(trace_id, versions),
-                Effect::SuggestCase { trace_id, now_ns } => {
-                    super::cases::suggest(&self.ws, trace_id, now_ns)
+                Effect::SuggestCase {
+                    trace_id,
+                    now_ns,
+                    incident,
+                } => super::cases::suggest(&self.ws, trace_id, now_ns, incident),
+                Effect::RunGate {
+                    candidate,
+                    baseline,
+                } => {
+                    // Runs to completion here; its progress goes through `update` as
+                    // the console's would, in order, before the finish.
+                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+                    let done =
+                        runtime.block_on(super::gate::run(&self.ws, candidate, baseline, &tx));
+                    drop(tx);
+                    while let Ok(a) = rx.try_recv() {
+                        queue.extend(update::update(&mut self.state, a));
+                    }
+                    done
                 }
                 Effect::SaveCase(case) => super::cases::save(&self.ws, &case),
                 Effect::Quit => continue,

@@ -24,10 +24,14 @@ pub enum Mode {
     Diff,
     Picker,
     Form,
+    Incidents,
+    Timeline,
+    Gate,
+    GateRun,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 10] = [
+    pub const ALL: [Mode; 14] = [
         Mode::Global,
         Mode::Overview,
         Mode::Traces,
@@ -38,6 +42,10 @@ impl Mode {
         Mode::Diff,
         Mode::Picker,
         Mode::Form,
+        Mode::Incidents,
+        Mode::Timeline,
+        Mode::Gate,
+        Mode::GateRun,
     ];
 
     pub fn title(self) -> &'static str {
@@ -52,6 +60,10 @@ impl Mode {
             Mode::Diff => "Diff",
             Mode::Picker => "Version picker (replay)",
             Mode::Form => "Case form (R)",
+            Mode::Incidents => "Incidents",
+            Mode::Timeline => "Incident timeline",
+            Mode::Gate => "Gate runs",
+            Mode::GateRun => "Gate run cases",
         }
     }
 }
@@ -160,6 +172,10 @@ struct File {
     diff: Vec<Entry>,
     picker: Vec<Entry>,
     form: Vec<Entry>,
+    incidents: Vec<Entry>,
+    timeline: Vec<Entry>,
+    gate: Vec<Entry>,
+    gate_run: Vec<Entry>,
 }
 
 /// A resolved binding, in file order.
@@ -213,6 +229,10 @@ impl Keymap {
             (Mode::Diff, file.diff),
             (Mode::Picker, file.picker),
             (Mode::Form, file.form),
+            (Mode::Incidents, file.incidents),
+            (Mode::Timeline, file.timeline),
+            (Mode::Gate, file.gate),
+            (Mode::GateRun, file.gate_run),
         ];
         for (mode, entries) in modes {
             for e in entries {

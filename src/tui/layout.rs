@@ -95,6 +95,32 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
+/// A list above and its selection's rows below (the Incidents and Gate panes): the list
+/// as tall as its rows, at most a third of `area`.
+pub fn split_list(area: Rect, rows: usize, below_min: u16) -> [Rect; 2] {
+    let list_h = (rows as u16)
+        .saturating_add(3)
+        .clamp(4, (area.height / 3).max(4));
+    Layout::vertical([Constraint::Length(list_h), Constraint::Min(below_min)]).areas(area)
+}
+
+/// Rows of a bordered table with a header row.
+pub fn table_rows(area: Rect) -> usize {
+    area.height.saturating_sub(3) as usize
+}
+
+/// The first row to draw so that `selected` stays within `visible` rows.
+pub fn first_visible(selected: usize, visible: usize) -> usize {
+    selected.saturating_sub(visible.saturating_sub(1))
+}
+
+/// The row index under `(col, row)` in a bordered table with a header row whose first
+/// drawn row is `first`.
+pub fn table_hit(area: Rect, first: usize, col: u16, row: u16) -> Option<usize> {
+    let rows = list_rows(area);
+    contains(rows, col, row).then(|| first + usize::from(row - rows.y))
+}
+
 /// True when `(col, row)` lies in `r`.
 pub fn contains(r: Rect, col: u16, row: u16) -> bool {
     col >= r.x && col < r.x + r.width && row >= r.y && row < r.y + r.height

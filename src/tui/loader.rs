@@ -55,11 +55,15 @@ fn slot(req: &Request) -> usize {
         Request::Count { .. } => 5,
         Request::Drift { .. } => 6,
         Request::Diff { .. } => 7,
+        Request::Timeline { .. } => 8,
+        Request::GateRun { .. } => 9,
+        Request::Incidents { .. } => 10,
+        Request::GateRuns => 11,
     }
 }
 
 /// One more than the highest slot; the test below keeps the two in step.
-const SLOTS: usize = 8;
+const SLOTS: usize = 12;
 
 #[derive(Default)]
 struct Queue {
@@ -227,6 +231,13 @@ mod tests {
                 b: ExecRef::Replay(2),
                 config,
             },
+            Request::Timeline {
+                incident: 1,
+                suite: "s".into(),
+            },
+            Request::GateRun { id: 1 },
+            Request::Incidents { suite: "s".into() },
+            Request::GateRuns,
         ];
         let mut slots: Vec<usize> = requests.iter().map(slot).collect();
         slots.sort_unstable();

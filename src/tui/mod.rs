@@ -13,6 +13,7 @@ mod driver;
 pub mod filter;
 #[cfg(test)]
 mod fixtures;
+mod gate;
 pub mod headless;
 pub mod input;
 pub mod keymap;
@@ -29,7 +30,7 @@ pub mod update;
 pub mod views;
 pub mod widgets;
 
-pub use action::{Action, Effect, Pane};
+pub use action::{Action, Effect, GateDone, GateProgress, Pane};
 pub use driver::run;
 pub use headless::Headless;
 pub use state::State;

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use ratatui::layout::Rect;
 
-use super::action::Pane;
+use super::action::{GateProgress, Pane};
 use super::data::OverviewData;
+use super::data::gate::{RunDetail, RunSummary};
+use super::data::incidents::{IncidentRow, Timeline};
 use super::keymap::{Keymap, Mode};
 use super::layout;
 use super::list::ListState;
@@ -99,6 +101,8 @@ pub struct DiffState {
     pub scroll: usize,
     /// The current tab's rows at the current width (see `views::diff::layout`).
     pub layout: Arc<super::views::diff::DiffLayout>,
+    /// Where `Esc` goes back to: the pane the diff was opened from.
+    pub from: Option<Pane>,
 }
 
 /// The status line's message.
@@ -131,6 +135,77 @@ pub struct DriftState {
     pub since_refresh: u32,
 }
 
+/// Where the keys go in a pane with a list above and its selection's rows below.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Focus {
+    #[default]
+    List,
+    /// The selection's rows (an incident's timeline, a gate run's cases).
+    Rows,
+}
+
+/// The Incidents pane: the list, the selected incident's timeline, a trace opened from it.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentsState {
+    /// `None` until the first load.
+    pub rows: Option<Vec<IncidentRow>>,
+    pub selected: usize,
+    /// The timeline of the selected incident (or of the one selected before, until the
+    /// new one arrives: compare ids).
+    pub timeline: Option<Box<Timeline>>,
+    pub focus: Focus,
+    /// Index into the timeline's events.
+    pub cursor: usize,
+    /// A trace opened from the timeline (`Enter`); `Esc` returns to the timeline.
+    pub detail: Option<DetailState>,
+}
+
+impl IncidentsState {
+    pub fn selected_row(&self) -> Option<&IncidentRow> {
+        self.rows.as_ref()?.get(self.selected)
+    }
+
+    /// The timeline, when it is the selected incident's.
+    pub fn current(&self) -> Option<&Timeline> {
+        let id = self.selected_row()?.id;
+        self.timeline.as_deref().filter(|t| t.incident.id == id)
+    }
+}
+
+/// The gate running from the console.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateRunning {
+    pub candidate: String,
+    pub baseline: Option<String>,
+    pub progress: GateProgress,
+}
+
+/// The Gate pane: stored runs, the selected run's cases, the run in progress.
+#[derive(Debug, Clone, Default)]
+pub struct GateState {
+    pub runs: Option<Vec<RunSummary>>,
+    pub selected: usize,
+    pub run: Option<Box<RunDetail>>,
+    pub focus: Focus,
+    /// Index into the run's cases.
+    pub cursor: usize,
+    pub running: Option<GateRunning>,
+    /// Select this run once the list has it (a run that just finished).
+    pub select_id: Option<i64>,
+}
+
+impl GateState {
+    pub fn selected_row(&self) -> Option<&RunSummary> {
+        self.runs.as_ref()?.get(self.selected)
+    }
+
+    /// The cases, when they are the selected run's.
+    pub fn current(&self) -> Option<&RunDetail> {
+        let id = self.selected_row()?.id;
+        self.run.as_deref().filter(|r| r.summary.id == id)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DetailState {
     pub trace_id: String,
@@ -155,6 +230,10 @@ pub struct State {
     pub detail: Option<DetailState>,
     pub drift: DriftState,
     pub diff: DiffState,
+    pub incidents: IncidentsState,
+    pub gate: GateState,
+    /// The suite directory (case files), for the incident loads.
+    pub suite_dir: std::path::PathBuf,
     /// Replays started and not finished yet.
     pub replays_running: usize,
     /// What the background sync engine said lately, newest last.
@@ -182,6 +261,9 @@ impl State {
             detail: None,
             drift: DriftState::default(),
             diff: DiffState::default(),
+            incidents: IncidentsState::default(),
+            gate: GateState::default(),
+            suite_dir: ws.suite_dir(),
             replays_running: 0,
             sync_log: Default::default(),
             config: super::data::SharedConfig(Arc::new(ws.config.clone())),
@@ -203,6 +285,17 @@ impl State {
             (Overlay::None, Pane::Overview, _) => vec![Mode::Overview, Mode::Global],
             (Overlay::None, Pane::Drift, _) => vec![Mode::Drift, Mode::Global],
             (Overlay::None, Pane::Sources, _) => vec![Mode::Global],
+            (Overlay::None, Pane::Incidents, _) => {
+                match (&self.incidents.detail, self.incidents.focus) {
+                    (Some(_), _) => vec![Mode::Detail, Mode::Global],
+                    (None, Focus::Rows) => vec![Mode::Timeline, Mode::Global],
+                    (None, Focus::List) => vec![Mode::Incidents, Mode::Global],
+                }
+            }
+            (Overlay::None, Pane::Gate, _) => match self.gate.focus {
+                Focus::Rows => vec![Mode::GateRun, Mode::Global],
+                Focus::List => vec![Mode::Gate, Mode::Global],
+            },
         }
     }
 

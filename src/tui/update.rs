@@ -85,7 +85,11 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         Action::DriftBaseline => drift::cycle_version(s, true),
         Action::PickReplay => replay::pick(s),
         Action::Replay { trace_id, versions } => replay::start(s, trace_id, versions),
-        Action::Replayed { trace_id, result } => replay::finished(s, &trace_id, result),
+        Action::Replayed { trace_id, result } => {
+            let mut fx = replay::finished(s, &trace_id, result);
+            fx.extend(incidents::reload(s));
+            fx
+        }
         Action::DiffLatest => replay::diff_latest(s),
         Action::DiffNext => replay::jump(s, true),
         Action::DiffPrev => replay::jump(s, false),
@@ -93,7 +97,17 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         Action::NewCase => case::new(s),
         Action::CaseSuggested { trace_id, result } => case::suggested(s, &trace_id, result),
         Action::Toggle => case::toggle(s),
-        Action::CaseSaved(result) => case::saved(s, result),
+        Action::CaseSaved(result) => {
+            let mut fx = case::saved(s, result);
+            fx.extend(incidents::reload(s));
+            fx
+        }
+        Action::RunGate {
+            candidate,
+            baseline,
+        } => gate::start(s, candidate, baseline),
+        Action::GateProgress(p) => gate::progress(s, p),
+        Action::GateFinished(result) => gate::finished(s, result),
     }
 }
 
@@ -121,7 +135,18 @@ fn toggle_help(s: &mut State) -> Vec<Effect> {
 fn show(s: &mut State, pane: Pane) -> Vec<Effect> {
     s.pane = pane;
     s.overlay = Overlay::None;
-    move_list(s, Move::By(0))
+    let mut fx = move_list(s, Move::By(0));
+    fx.extend(pane_request(s));
+    fx
+}
+
+/// What the Incidents and Gate panes reload when shown or refreshed.
+fn pane_request(s: &State) -> Option<Effect> {
+    match s.pane {
+        Pane::Incidents => Some(incidents::request(s)),
+        Pane::Gate => Some(gate::request(s)),
+        _ => None,
+    }
 }
 
 /// Every 2 s: new overview numbers, and whether traces arrived after the list snapshot.
@@ -137,6 +162,7 @@ fn auto_refresh(s: &mut State) -> Vec<Effect> {
             max_pk,
         }));
     }
+    fx.extend(pane_request(s));
     fx
 }
 
@@ -163,11 +189,16 @@ fn refresh(s: &mut State) -> Vec<Effect> {
     fx.push(Effect::Load(
         s.list.rebase(s.list.spec.clone(), s.list.filter.clone()),
     ));
-    if let Some(d) = &s.detail {
+    let open = match s.pane {
+        Pane::Incidents => s.incidents.detail.as_ref(),
+        _ => s.detail.as_ref(),
+    };
+    if let Some(d) = open {
         fx.push(Effect::Load(Request::Detail {
             trace_id: d.trace_id.clone(),
         }));
     }
+    fx.extend(pane_request(s));
     s.info("reloading");
     fx
 }
@@ -222,6 +253,7 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
             new_rows,
         } if g == generation => head(s, new_rows),
         Loaded::Detail(d) => {
+            incidents::loaded_detail(s, &d);
             if let Some(open) = s.detail.as_mut().filter(|o| o.trace_id == d.0.row.id) {
                 open.data = Some(d.0);
             }
@@ -229,6 +261,10 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
         }
         Loaded::Drift(report) => drift::loaded(s, report),
         Loaded::Diff(d) => replay::loaded_diff(s, d),
+        Loaded::Incidents(rows) => incidents::loaded(s, rows),
+        Loaded::Timeline(t) => incidents::loaded_timeline(s, t),
+        Loaded::GateRuns(rows) => gate::loaded(s, rows),
+        Loaded::GateRun(r) => gate::loaded_run(s, r),
         Loaded::Failed { what, error } => {
             if what == "traces" {
                 s.list.pending = None;
@@ -237,7 +273,7 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
                 s.diff.loading = false;
                 // Nothing to compare (no replay yet): stay where the trace is.
                 if s.diff.data.is_none() {
-                    s.pane = Pane::Traces;
+                    s.pane = s.diff.from.unwrap_or(Pane::Traces);
                 }
             }
             s.error(Some(what), format!("{what}: {error}"));
@@ -298,6 +334,8 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
             Vec::new()
         }
         (Overlay::None, Pane::Sources) => Vec::new(),
+        (Overlay::None, Pane::Incidents) => incidents::navigate(s, m),
+        (Overlay::None, Pane::Gate) => gate::navigate(s, m),
         (Overlay::None, Pane::Traces) => match &mut s.detail {
             Some(d) => {
                 let width = layout::inner(layout::areas(s.size).body).width as usize;
@@ -362,6 +400,8 @@ fn open_selection(s: &mut State) -> Vec<Effect> {
             None => Vec::new(),
         },
         Pane::Diff | Pane::Sources => Vec::new(),
+        Pane::Incidents => incidents::open(s),
+        Pane::Gate => gate::open(s),
         Pane::Traces => {
             let Some(row) = s.list.selected_row() else {
                 return Vec::new();
@@ -398,8 +438,13 @@ fn traces_of_selected_version(s: &mut State) -> Vec<Effect> {
 fn back(s: &mut State) -> Vec<Effect> {
     if s.overlay != Overlay::None {
         s.overlay = Overlay::None;
-    } else if s.detail.is_some() {
-        s.detail = None;
+        return Vec::new();
+    }
+    match s.pane {
+        Pane::Incidents => incidents::back(s),
+        Pane::Gate => gate::back(s),
+        Pane::Diff => return show(s, s.diff.from.unwrap_or(Pane::Traces)),
+        _ => s.detail = None,
     }
     Vec::new()
 }
@@ -508,6 +553,13 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
             .find(|(_, r, _)| r.contains(&col));
         return hit.map_or_else(Vec::new, |(pane, _, _)| show(s, pane));
     }
+    if s.overlay == Overlay::None {
+        match s.pane {
+            Pane::Incidents => return incidents::click(s, areas.body, col, row),
+            Pane::Gate => return gate::click(s, areas.body, col, row),
+            _ => {}
+        }
+    }
     if s.overlay != Overlay::None || s.pane != Pane::Traces || s.detail.is_some() {
         return Vec::new();
     }
@@ -528,6 +580,8 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
 
 mod case;
 mod drift;
+mod gate;
+mod incidents;
 mod replay;
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@ fn attempt(outcome: Outcome, latency: f64, cost: f64) -> Attempt {
         outcome,
         latency_ms: Some(latency),
         cost_usd: Some(cost),
+        replay_id: None,
     }
 }
 
@@ -29,6 +30,7 @@ fn error(why: &str) -> Attempt {
         outcome: Outcome::Error { error: why.into() },
         latency_ms: None,
         cost_usd: None,
+        replay_id: None,
     }
 }
 

@@ -15,19 +15,28 @@ fn short(trace_id: &str) -> String {
 /// `R` on a trace (list or detail), or in the Diff pane on the trace both sides ran.
 pub(super) fn new(s: &mut State) -> Vec<Effect> {
     let in_diff = (s.pane == Pane::Diff)
-        .then(|| s.diff.data.as_ref().map(|d| d.a.trace_id.clone()))
+        .then(|| s.diff.data.as_ref().and_then(|d| d.a.trace_id.clone()))
         .flatten();
     let Some(trace_id) = in_diff.or_else(|| selected(s).map(|(id, _)| id)) else {
         s.error(
             None,
-            "case: select a trace in the Traces pane (or open a diff) first",
+            "case: select a trace in the Traces pane, an incident's timeline (or open a diff) first",
         );
         return Vec::new();
     };
-    s.info(format!("drafting a case from {}…", short(&trace_id)));
+    // From an incident's timeline the case guards against that incident.
+    let incident = (s.pane == Pane::Incidents)
+        .then(|| super::incidents::selected_trace(s).map(|(_, _, id)| id))
+        .flatten();
+    s.info(format!(
+        "drafting a case from {}{}…",
+        short(&trace_id),
+        incident.map_or(String::new(), |i| format!(" for incident {i}"))
+    ));
     vec![Effect::SuggestCase {
         trace_id,
         now_ns: s.now_ns,
+        incident,
     }]
 }
 

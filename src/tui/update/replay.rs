@@ -14,6 +14,9 @@ use crate::replay::{ExecRef, Outcome};
 
 /// The trace under the cursor (list or open detail) and its version's label.
 pub(super) fn selected(s: &State) -> Option<(String, String)> {
+    if s.pane == Pane::Incidents {
+        return super::incidents::selected_trace(s).map(|(id, version, _)| (id, version));
+    }
     if s.pane != Pane::Traces {
         return None;
     }
@@ -168,7 +171,11 @@ pub(super) fn diff_latest(s: &mut State) -> Vec<Effect> {
     )
 }
 
-fn open(s: &mut State, a: ExecRef, b: ExecRef) -> Vec<Effect> {
+/// Shows the Diff pane on two executions; `Esc` there returns to the pane it came from.
+pub(super) fn open(s: &mut State, a: ExecRef, b: ExecRef) -> Vec<Effect> {
+    if s.pane != Pane::Diff {
+        s.diff.from = Some(s.pane);
+    }
     s.pane = Pane::Diff;
     s.diff.loading = true;
     s.diff.data = None;

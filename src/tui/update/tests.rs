@@ -265,6 +265,12 @@ fn tab_cycles_panes_and_numbers_jump() {
     assert_eq!(s.pane, Pane::Diff);
     let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Sources);
+    let fx = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Incidents);
+    assert!(matches!(loads(&fx)[..], [Request::Incidents { .. }]));
+    let fx = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Gate);
+    assert!(matches!(loads(&fx)[..], [Request::GateRuns { .. }]));
     let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Overview);
     let _ = update(&mut s, Action::ShowPane(Pane::Traces));
@@ -580,4 +586,357 @@ fn sync_events_are_logged_and_a_page_reloads_the_overview() {
         );
     }
     assert_eq!(s.sync_log.len(), 200, "the log keeps the latest lines only");
+}
+
+fn incidents_shown() -> State {
+    let mut s = state();
+    let fx = update(&mut s, Action::ShowPane(Pane::Incidents));
+    assert!(matches!(loads(&fx)[..], [Request::Incidents { .. }]));
+    let rows = vec![
+        fixtures::incident(2, None),
+        fixtures::incident(1, Some(9_999)),
+    ];
+    let fx = update(&mut s, Action::Loaded(Loaded::Incidents(rows.clone())));
+    assert!(
+        matches!(loads(&fx)[..], [Request::Timeline { incident: 2, .. }]),
+        "the first incident's timeline: {fx:?}"
+    );
+    let t = fixtures::timeline(rows[0].clone());
+    let fx = update(&mut s, Action::Loaded(Loaded::Timeline(Box::new(t))));
+    assert!(fx.is_empty());
+    s
+}
+
+#[test]
+fn incidents_follow_the_selection_and_enter_walks_into_the_timeline() {
+    let mut s = incidents_shown();
+    assert_eq!(s.modes()[0], crate::tui::keymap::Mode::Incidents);
+    // Moving asks for the next timeline; a late reply for the old one is dropped.
+    let fx = update(&mut s, Action::Down);
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::Timeline { incident: 1, .. }]
+    ));
+    let old = fixtures::timeline(fixtures::incident(2, None));
+    update(&mut s, Action::Loaded(Loaded::Timeline(Box::new(old))));
+    assert!(s.incidents.current().is_none());
+    let t = fixtures::timeline(fixtures::incident(1, Some(9_999)));
+    update(&mut s, Action::Loaded(Loaded::Timeline(Box::new(t))));
+    assert_eq!(s.incidents.current().unwrap().incident.id, 1);
+    // The same counts again: no reload of the timeline.
+    let rows = vec![
+        fixtures::incident(2, None),
+        fixtures::incident(1, Some(9_999)),
+    ];
+    let fx = update(&mut s, Action::Loaded(Loaded::Incidents(rows)));
+    assert!(fx.is_empty(), "{fx:?}");
+
+    // Enter: into the timeline; the cursor walks its rows and stops at the last.
+    update(&mut s, Action::Open);
+    assert_eq!(s.modes()[0], crate::tui::keymap::Mode::Timeline);
+    update(&mut s, Action::Bottom);
+    assert_eq!(s.incidents.cursor, 3);
+    update(&mut s, Action::Down);
+    assert_eq!(s.incidents.cursor, 3);
+    // Enter on the trace row opens its detail; Esc closes it, Esc again leaves the
+    // timeline.
+    update(&mut s, Action::Top);
+    update(&mut s, Action::Down);
+    let fx = update(&mut s, Action::Open);
+    let id = format!("{:032x}", 1);
+    assert_eq!(
+        loads(&fx),
+        [&Request::Detail {
+            trace_id: id.clone()
+        }]
+    );
+    assert_eq!(s.modes()[0], crate::tui::keymap::Mode::Detail);
+    assert!(
+        s.detail.is_none(),
+        "the Traces pane's detail stays as it was"
+    );
+    update(&mut s, Action::Back);
+    assert!(s.incidents.detail.is_none());
+    assert_eq!(s.incidents.focus, crate::tui::state::Focus::Rows);
+    update(&mut s, Action::Back);
+    assert_eq!(s.incidents.focus, crate::tui::state::Focus::List);
+}
+
+#[test]
+fn r_on_an_incident_trace_drafts_a_case_linked_to_the_incident() {
+    let mut s = incidents_shown();
+    update(&mut s, Action::Open);
+    update(&mut s, Action::Down); // the trace row
+    let fx = update(&mut s, Action::NewCase);
+    assert_eq!(
+        fx,
+        [Effect::SuggestCase {
+            trace_id: format!("{:032x}", 2),
+            now_ns: 0,
+            incident: Some(2),
+        }]
+    );
+    // `r` on it picks a version for a replay, like in the Traces pane.
+    s.overview.data = Some(OverviewData {
+        versions: vec![version(1, "v2"), version(2, "v3")],
+        ..Default::default()
+    });
+    update(&mut s, Action::PickReplay);
+    assert!(matches!(&s.overlay, Overlay::Versions(p) if p.choices[p.baseline] == "v2"));
+    update(&mut s, Action::Cancel);
+    // The opened row is about no trace.
+    update(&mut s, Action::Down);
+    let fx = update(&mut s, Action::NewCase);
+    assert!(fx.is_empty());
+    assert!(s.status.as_ref().unwrap().error);
+    // A replay row opens its diff against the trace; Esc in the Diff pane comes back.
+    update(&mut s, Action::Down);
+    let fx = update(&mut s, Action::Open);
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::Diff {
+            b: crate::replay::ExecRef::Replay(7),
+            ..
+        }]
+    ));
+    assert_eq!(s.pane, Pane::Diff);
+    update(&mut s, Action::Back);
+    assert_eq!(s.pane, Pane::Incidents);
+    assert_eq!(s.incidents.focus, crate::tui::state::Focus::Rows);
+}
+
+#[test]
+fn a_version_row_lists_its_traces_and_a_saved_case_reloads_the_counts() {
+    let mut s = incidents_shown();
+    s.overview.data = Some(OverviewData {
+        versions: vec![version(1, "v2"), version(2, "v3")],
+        ..Default::default()
+    });
+    update(&mut s, Action::Open);
+    let fx = update(&mut s, Action::Open); // the version row
+    assert_eq!(s.pane, Pane::Traces);
+    assert_eq!(s.list.spec.to_string(), "v:v3");
+    assert!(matches!(loads(&fx)[..], [Request::Rebase { .. }]));
+    let fx = update(&mut s, Action::CaseSaved(Ok("evals/cases/x.json".into())));
+    assert!(matches!(loads(&fx)[..], [Request::Incidents { .. }]));
+}
+
+#[test]
+fn readonly_keeps_cases_and_gates_out_of_reach() {
+    let mut s = incidents_shown();
+    s.readonly = true;
+    update(&mut s, Action::Open);
+    update(&mut s, Action::Down);
+    let hints = s.keymap.hints(&s.modes(), true);
+    assert!(!hints.iter().any(|(k, _)| k == "R"), "{hints:?}");
+    assert!(update(&mut s, Action::NewCase).is_empty());
+    let gate = Action::RunGate {
+        candidate: Some("v3".into()),
+        baseline: None,
+    };
+    assert!(update(&mut s, gate).is_empty());
+    assert!(s.gate.running.is_none());
+    update(&mut s, Action::ShowPane(Pane::Gate));
+    let hints = s.keymap.hints(&s.modes(), true);
+    assert!(!hints.iter().any(|(k, _)| k == "g"), "{hints:?}");
+}
+
+fn gate_shown() -> State {
+    use crate::gate::Decision;
+    let mut s = state();
+    update(&mut s, Action::ShowPane(Pane::Gate));
+    let runs = vec![
+        fixtures::gate_run(2, Some(Decision::Hold)),
+        fixtures::gate_run(1, Some(Decision::Ship)),
+    ];
+    let fx = update(&mut s, Action::Loaded(Loaded::GateRuns(runs.clone())));
+    assert!(matches!(loads(&fx)[..], [Request::GateRun { id: 2, .. }]));
+    let detail = fixtures::gate_detail(runs[0].clone());
+    update(&mut s, Action::Loaded(Loaded::GateRun(Box::new(detail))));
+    s
+}
+
+#[test]
+fn a_gate_case_drills_into_its_diff_when_its_replays_were_kept() {
+    let mut s = gate_shown();
+    assert_eq!(s.modes()[0], crate::tui::keymap::Mode::Gate);
+    update(&mut s, Action::Open);
+    assert_eq!(s.modes()[0], crate::tui::keymap::Mode::GateRun);
+    // Baseline on the left, candidate on the right.
+    let fx = update(&mut s, Action::Open);
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::Diff {
+            a: crate::replay::ExecRef::Replay(11),
+            b: crate::replay::ExecRef::Replay(10),
+            ..
+        }]
+    ));
+    assert_eq!(s.pane, Pane::Diff);
+    update(&mut s, Action::Back);
+    assert_eq!(s.pane, Pane::Gate);
+    // A case whose replays were not kept says so.
+    update(&mut s, Action::Down);
+    assert!(update(&mut s, Action::Open).is_empty());
+    let status = s.status.clone().unwrap();
+    assert!(
+        status.error && status.text.contains("kept no replays"),
+        "{}",
+        status.text
+    );
+    update(&mut s, Action::Back);
+    assert_eq!(s.gate.focus, crate::tui::state::Focus::List);
+}
+
+#[test]
+fn a_console_gate_reports_progress_and_its_run_is_selected_when_done() {
+    use crate::gate::Decision;
+    use crate::tui::action::{GateDone, GateProgress};
+    let mut s = gate_shown();
+    // `g` runs the selected pair again.
+    let fx = update(
+        &mut s,
+        Action::RunGate {
+            candidate: None,
+            baseline: None,
+        },
+    );
+    assert_eq!(
+        fx,
+        [Effect::RunGate {
+            candidate: "v3".into(),
+            baseline: Some("v2".into()),
+        }]
+    );
+    // One at a time.
+    let again = Action::RunGate {
+        candidate: Some("v2".into()),
+        baseline: None,
+    };
+    assert!(update(&mut s, again).is_empty());
+    assert!(s.status.as_ref().unwrap().error);
+    let p = GateProgress {
+        done: 3,
+        total: 20,
+        passed: 2,
+        failed: 1,
+        errors: 0,
+    };
+    update(&mut s, Action::GateProgress(p));
+    assert_eq!(s.gate.running.as_ref().unwrap().progress, p);
+    let done = GateDone {
+        run_id: 3,
+        candidate: "v3".into(),
+        baseline: Some("v2".into()),
+        decision: "hold".into(),
+    };
+    let fx = update(&mut s, Action::GateFinished(Ok(done)));
+    assert!(s.gate.running.is_none());
+    assert!(matches!(loads(&fx)[..], [Request::GateRuns { .. }]));
+    assert!(s.status.as_ref().unwrap().text.contains("HOLD"));
+    let runs = vec![
+        fixtures::gate_run(1, Some(Decision::Ship)),
+        fixtures::gate_run(3, None),
+        fixtures::gate_run(2, Some(Decision::Hold)),
+    ];
+    let fx = update(&mut s, Action::Loaded(Loaded::GateRuns(runs)));
+    assert_eq!(s.gate.selected, 1, "the new run is selected");
+    assert!(matches!(loads(&fx)[..], [Request::GateRun { id: 3, .. }]));
+    // A failed run says why and frees the slot.
+    update(
+        &mut s,
+        Action::RunGate {
+            candidate: Some("v9".into()),
+            baseline: None,
+        },
+    );
+    update(
+        &mut s,
+        Action::GateFinished(Err("no version \"v9\"".into())),
+    );
+    assert!(s.gate.running.is_none());
+    assert!(s.status.as_ref().unwrap().text.contains("v9"));
+}
+
+#[test]
+fn gate_without_runs_takes_the_newest_version_and_the_palette_names_both() {
+    let mut s = state();
+    assert!(
+        update(
+            &mut s,
+            Action::RunGate {
+                candidate: None,
+                baseline: None
+            }
+        )
+        .is_empty()
+    );
+    assert!(s.status.as_ref().unwrap().error, "no versions yet");
+    s.overview.data = Some(OverviewData {
+        versions: vec![version(1, "v2"), version(2, "v3")],
+        ..Default::default()
+    });
+    let fx = update(
+        &mut s,
+        Action::RunGate {
+            candidate: None,
+            baseline: None,
+        },
+    );
+    assert_eq!(
+        fx,
+        [Effect::RunGate {
+            candidate: "v3".into(),
+            baseline: None,
+        }]
+    );
+    assert_eq!(s.pane, Pane::Gate);
+    update(&mut s, Action::GateFinished(Err("x".into())));
+    update(&mut s, Action::OpenPalette);
+    for c in "gate v2 v1".chars() {
+        update(&mut s, Action::Insert(c));
+    }
+    let fx = update(&mut s, Action::Submit);
+    assert_eq!(
+        fx,
+        [Effect::RunGate {
+            candidate: "v2".into(),
+            baseline: Some("v1".into()),
+        }]
+    );
+}
+
+#[test]
+fn clicks_select_incidents_and_timeline_rows_and_open_the_selection() {
+    // 120×40: the list's rows start on screen row 3, the timeline's on row 8.
+    let mut s = incidents_shown();
+    let fx = update(&mut s, Action::Click { col: 10, row: 4 });
+    assert_eq!(s.incidents.selected, 1);
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::Timeline { incident: 1, .. }]
+    ));
+    let t = fixtures::timeline(fixtures::incident(1, Some(9_999)));
+    update(&mut s, Action::Loaded(Loaded::Timeline(Box::new(t))));
+    update(&mut s, Action::Click { col: 10, row: 9 });
+    assert_eq!(s.incidents.focus, crate::tui::state::Focus::Rows);
+    assert_eq!(s.incidents.cursor, 1);
+    let fx = update(&mut s, Action::Click { col: 10, row: 9 });
+    assert!(matches!(loads(&fx)[..], [Request::Detail { .. }]));
+    assert!(s.incidents.detail.is_some());
+}
+
+#[test]
+fn clicks_select_gate_runs_and_cases() {
+    let mut s = gate_shown();
+    let fx = update(&mut s, Action::Click { col: 10, row: 4 });
+    assert_eq!(s.gate.selected, 1);
+    assert!(matches!(loads(&fx)[..], [Request::GateRun { id: 1, .. }]));
+    let detail = fixtures::gate_detail(fixtures::gate_run(1, Some(crate::gate::Decision::Ship)));
+    update(&mut s, Action::Loaded(Loaded::GateRun(Box::new(detail))));
+    update(&mut s, Action::Click { col: 10, row: 8 });
+    assert_eq!(s.gate.focus, crate::tui::state::Focus::Rows);
+    assert_eq!(s.gate.cursor, 0);
+    let fx = update(&mut s, Action::Click { col: 10, row: 8 });
+    assert!(matches!(loads(&fx)[..], [Request::Diff { .. }]));
 }

@@ -87,7 +87,7 @@ pub fn draw(form: &CaseForm, f: &mut Frame, body: Rect) {
             text_w.saturating_sub(7),
         )),
     ]));
-    let title = match &case.source {
+    let mut title = match &case.source {
         Some(s) => format!(
             " New case from trace {}… ({}) ",
             &s.trace_id[..s.trace_id.len().min(8)],
@@ -95,6 +95,9 @@ pub fn draw(form: &CaseForm, f: &mut Frame, body: Rect) {
         ),
         None => " New case ".to_string(),
     };
+    if let Some(i) = case.incident {
+        title.push_str(&format!("· for incident {i} "));
+    }
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(Line::styled(title, widgets::title()))),

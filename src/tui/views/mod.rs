@@ -5,7 +5,9 @@ pub mod case_form;
 pub mod detail;
 pub mod diff;
 pub mod drift;
+pub mod gate;
 pub mod help;
+pub mod incidents;
 pub mod overview;
 pub mod palette;
 pub mod sources;
@@ -35,6 +37,8 @@ pub fn draw(s: &State, f: &mut Frame) {
         (Pane::Drift, _) => drift::draw(s, f, areas.body),
         (Pane::Diff, _) => diff::draw(s, f, areas.body),
         (Pane::Sources, _) => sources::draw(s, f, areas.body),
+        (Pane::Incidents, _) => incidents::draw(s, f, areas.body),
+        (Pane::Gate, _) => gate::draw(s, f, areas.body),
     }
     status(s, f, areas.status);
     footer(s, f, areas.footer);
