@@ -792,26 +792,15 @@ fn gate_progress_bar_mid_run() {
     insta::assert_snapshot!(s);
 }
 
-/// `:gate v3 v2` against the demo server: the run goes through the replay target, is
-/// stored, shows in the list selected, and holds on the must-pass refusal case.
+/// `:gate v3 v2` on the demo's own suite against the demo server: the run goes through
+/// the replay target, is stored, shows in the list selected, holds on its must-pass
+/// cases (listed first), and a failing one drills into its diff; `:gate v2 v1` ships.
 #[test]
-fn palette_gate_runs_against_the_demo_server_and_holds() {
+fn palette_gate_runs_against_the_demo_server() {
     static GATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let config = &GATE.get_or_init(new_demo).1;
     serve(config);
     let ws = Workspace::open(Some(config), None, false).unwrap();
-    {
-        let conn = relops::store::open_reader(&ws.db_path).unwrap();
-        let refusal = traces_where(&conn, "v3", "t.refusal = 1", 1);
-        let opts = relops::cases::suggest::Options {
-            must_pass: true,
-            now: relops::clock::rfc3339(now_ns()),
-            ..Default::default()
-        };
-        let draft =
-            relops::cases::suggest::from_trace(&conn, &ws.config, &refusal[0], &opts).unwrap();
-        relops::cases::save(&ws.suite_dir(), &draft.case).unwrap();
-    }
     let mut h = Headless::open(&ws, WIDTH, HEIGHT, now_ns()).unwrap();
     h.press(":");
     h.type_text("gate v3 v2");
@@ -822,13 +811,34 @@ fn palette_gate_runs_against_the_demo_server_and_holds() {
     assert!(!status.error, "{}", status.text);
     assert!(status.text.contains("v3 vs v2 → HOLD"), "{}", status.text);
     let run = h.state.gate.selected_row().expect("the run is listed");
-    assert_eq!(run.candidate_counts.fail, 1);
-    assert_eq!(run.baseline_counts.unwrap().pass, 1);
-    assert!(h.render().contains("HOLD"));
-    // The run kept its replays: the must-pass case drills into its diff.
+    assert!(
+        run.must_pass > 0 && run.candidate_counts.fail > 0,
+        "{run:?}"
+    );
+    assert!(!run.reasons.is_empty(), "a hold says why");
+    // Must-pass first, failures first among them: the first case fails on v3.
+    let detail = h.state.gate.current().expect("the run's cases");
+    let first = &detail.results[0];
+    assert!(first.must_pass, "{first:?}");
+    assert_ne!(first.candidate, relops::gate::verdict::Standing::Pass);
+    // The run kept its replays: Enter drills into the diff, Esc comes back.
     h.press("enter");
     h.press("enter");
     assert_eq!(h.state.pane, Pane::Diff);
     let diff = h.state.diff.data.as_ref().expect("the diff loaded");
     assert!(diff.a.id.starts_with("r:") && diff.b.id.starts_with("r:"));
+    assert_eq!(
+        (diff.a.version.as_str(), diff.b.version.as_str()),
+        ("v2", "v3")
+    );
+    h.press("esc");
+    assert_eq!(h.state.pane, Pane::Gate);
+
+    h.press(":");
+    h.type_text("gate v2 v1");
+    h.press("enter");
+    let status = h.state.status.clone().unwrap();
+    assert!(status.text.contains("v2 vs v1 → SHIP"), "{}", status.text);
+    assert_eq!(h.state.gate.runs.as_ref().map(Vec::len), Some(2));
+    assert_eq!(h.state.gate.selected, 0, "the newest run is selected");
 }
