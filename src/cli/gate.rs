@@ -181,7 +181,7 @@ fn list(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         return Ok(0);
     }
     println!(
-        "{:>5}  {:<24}  {:<8}  {:<24}  {:>5}  {:>9}  {:<17}  {}",
+        "{:>5}  {:<24}  {:<8}  {:<24}  {:>5}  {:>9}  {:<17}  baseline p/f/e",
         "run",
         "started",
         "decision",
@@ -189,7 +189,6 @@ fn list(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         "cases",
         "must-pass",
         "candidate p/f/e",
-        "baseline p/f/e"
     );
     for r in &runs {
         let counts = |c: &gate_store::Counts| format!("{}/{}/{}", c.pass, c.fail, c.error);

@@ -93,7 +93,8 @@ pub fn fingerprint_fields(
     candidate: &VersionRow,
     baseline: Option<&VersionRow>,
 ) -> Vec<FingerprintField> {
-    let fixed: [(&str, fn(&VersionRow) -> Option<String>); 4] = [
+    type Get = fn(&VersionRow) -> Option<String>;
+    let fixed: [(&str, Get); 4] = [
         ("prompt_hash", |v| v.prompt_hash.clone()),
         ("config_hash", |v| v.config_hash.clone()),
         ("model", |v| v.model.clone()),
