@@ -436,7 +436,7 @@ pub fn cases(created_at: &str) -> Vec<Case> {
     {
         drafts.push(Draft {
             key: keys("shipping", i),
-            title: format!("Shipping question on {} answered", country_of(&r.input)),
+            title: format!("Shipping to {} question is answered", country_of(&r.input)),
             assertions: vec![
                 Assertion::NotRefusal,
                 Assertion::Icontains {

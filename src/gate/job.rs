@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::report::{self, Versions};
+use super::report::{self, FingerprintField, Versions};
 use super::run::{self, Options, Progress, Ran};
 use super::store as gate_store;
 use super::verdict::{CaseRun, Verdict, decide};
@@ -83,8 +83,43 @@ impl Prepared {
             candidate_fingerprint: Some(self.candidate.id.clone()),
             baseline: self.baseline.as_ref().map(|b| b.label.clone()),
             baseline_fingerprint: self.baseline.as_ref().map(|b| b.id.clone()),
+            fields: fingerprint_fields(&self.candidate, self.baseline.as_ref()),
         }
     }
+}
+
+/// What each version's fingerprint is made of, side by side: the report's table.
+pub fn fingerprint_fields(
+    candidate: &VersionRow,
+    baseline: Option<&VersionRow>,
+) -> Vec<FingerprintField> {
+    type Get = fn(&VersionRow) -> Option<String>;
+    let fixed: [(&str, Get); 4] = [
+        ("prompt_hash", |v| v.prompt_hash.clone()),
+        ("config_hash", |v| v.config_hash.clone()),
+        ("model", |v| v.model.clone()),
+        ("index_version", |v| v.index_version.clone()),
+    ];
+    let mut fields: Vec<FingerprintField> = fixed
+        .iter()
+        .map(|(name, get)| FingerprintField {
+            name: name.to_string(),
+            candidate: get(candidate),
+            baseline: baseline.and_then(get),
+        })
+        .collect();
+    let mut tools: Vec<&String> = candidate.tools.keys().collect();
+    if let Some(b) = baseline {
+        tools.extend(b.tools.keys());
+    }
+    tools.sort();
+    tools.dedup();
+    fields.extend(tools.into_iter().map(|t| FingerprintField {
+        name: format!("tools.{t}"),
+        candidate: candidate.tools.get(t).cloned(),
+        baseline: baseline.and_then(|b| b.tools.get(t).cloned()),
+    }));
+    fields
 }
 
 /// A stored gate run and its evidence.
