@@ -630,6 +630,7 @@ fn seed_ops(config: &Path) {
             candidate_fingerprint: None,
             baseline: Some(b.into()),
             baseline_fingerprint: None,
+            fields: Vec::new(),
         };
         gate_store::save(
             conn,
