@@ -38,7 +38,7 @@ pub enum RolloutCommand {
     Resume,
     /// Run the plan's rollback procedure (confirmed, audited); on success the
     /// rollout is rolled back.
-    Rollback(super::runbook::RunArgsNoName),
+    Rollback(super::runbook::ConfirmArgs),
 }
 
 pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {

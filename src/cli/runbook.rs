@@ -35,6 +35,15 @@ pub struct RunArgs {
     /// More variables: `--var previous=v2`.
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a run is confirmed: shared by `runbook run` and `rollout rollback`.
+#[derive(Debug, Clone, Args)]
+pub struct ConfirmArgs {
     /// The target version typed in advance (non-interactive runs).
     #[arg(long, value_name = "V")]
     pub confirm: Option<String>,
@@ -47,35 +56,15 @@ pub struct RunArgs {
     /// Answer yes to the procedure's own questions (confirm steps).
     #[arg(long)]
     pub yes: bool,
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// The confirmation flags of a run whose procedure and target someone else names
-/// (`relops rollout rollback`).
-#[derive(Debug, Args)]
-pub struct RunArgsNoName {
-    /// The target version typed in advance (non-interactive runs).
-    #[arg(long, value_name = "V")]
-    pub confirm: Option<String>,
-    #[arg(long)]
-    pub allow_untested: bool,
-    #[arg(long)]
-    pub confirm_untested: bool,
-    #[arg(long)]
-    pub yes: bool,
 }
 
 /// Runs `procedure` towards `target` as `runbook run` would.
-pub fn rollback(ws: &Workspace, procedure: &str, target: &str, a: &RunArgsNoName) -> Result<u8> {
+pub fn rollback(ws: &Workspace, procedure: &str, target: &str, a: &ConfirmArgs) -> Result<u8> {
     let args = RunArgs {
         name: procedure.into(),
         target: Some(target.into()),
         vars: Vec::new(),
-        confirm: a.confirm.clone(),
-        allow_untested: a.allow_untested,
-        confirm_untested: a.confirm_untested,
-        yes: a.yes,
+        confirm: a.clone(),
         json: false,
     };
     walk(ws, &args, Mode::Run)
@@ -162,7 +151,9 @@ fn walk(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<u8> {
     }
     let actor = crate::audit::actor();
     let run = record::start(conn, p, mode, &actor, &vars, crate::clock::now_ns())?;
-    let operator = Prompt { yes: args.yes };
+    let operator = Prompt {
+        yes: args.confirm.yes,
+    };
     let started = Instant::now();
     let runtime = tokio::runtime::Runtime::new()?;
     let mut failed_write = None;
@@ -208,7 +199,7 @@ fn confirm_run(p: &Procedure, args: &RunArgs, state: &Tested) -> Result<()> {
         .ok_or_else(|| eyre!("`runbook run` needs --target V: the version production moves to"))?;
     let now = crate::clock::now_ns();
     if !state.is_tested() {
-        if !args.allow_untested {
+        if !args.confirm.allow_untested {
             bail!(
                 "{} is {}; rehearse it (`relops runbook rehearse {}`) or pass --allow-untested",
                 p.name,
@@ -216,7 +207,7 @@ fn confirm_run(p: &Procedure, args: &RunArgs, state: &Tested) -> Result<()> {
                 p.name
             );
         }
-        let second = args.confirm_untested
+        let second = args.confirm.confirm_untested
             || ask(&format!(
                 "{} is {}. Type RUN UNTESTED to go on: ",
                 p.name,
@@ -227,7 +218,7 @@ fn confirm_run(p: &Procedure, args: &RunArgs, state: &Tested) -> Result<()> {
             bail!("not confirmed: the untested procedure did not run");
         }
     }
-    let typed = match &args.confirm {
+    let typed = match &args.confirm.confirm {
         Some(c) => Some(c.clone()),
         None => ask(&format!(
             "{} moves production to {target}. Type {target} to proceed: ",
