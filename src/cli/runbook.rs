@@ -1,15 +1,15 @@
 //! `relops runbook list | rehearse NAME | run NAME --target V`.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use color_eyre::eyre::{Result, bail, eyre};
 
 use crate::runbook::Procedure;
-use crate::runbook::exec::{self, Mode, Operator, StepResult};
+use crate::runbook::exec::{Event, Mode, Operator, StepResult};
+use crate::runbook::job::{self, Job};
 use crate::runbook::record::{self, Tested};
-use crate::runbook::vars::Vars;
+use crate::runbook::vars::{Inputs, Vars};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]
@@ -142,7 +142,9 @@ fn walk(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<u8> {
         bail!("--readonly: runbooks change production and the audit log");
     }
     let p = procedure(ws, &args.name)?;
-    let vars = vars(args)?;
+    let inputs = Inputs::new(vars(args)?)
+        .with_secrets(&p.secrets, |k| std::env::var(k).ok())
+        .map_err(|e| eyre!("{}: {e}", p.name))?;
     let writer = crate::store::open_writer(&ws.db_path)?;
     let conn = writer.connection();
     if mode == Mode::Run {
@@ -150,44 +152,38 @@ fn walk(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<u8> {
         confirm_run(p, args, &state)?;
     }
     let actor = crate::audit::actor();
-    let run = record::start(conn, p, mode, &actor, &vars, crate::clock::now_ns())?;
     let operator = Prompt {
         yes: args.confirm.yes,
     };
-    let started = Instant::now();
-    let runtime = tokio::runtime::Runtime::new()?;
-    let mut failed_write = None;
-    let walked = runtime.block_on(interruptible(exec::walk(p, mode, &vars, &operator, |s| {
-        if !args.json {
-            print_step(s);
-        }
-        if let Err(e) = record::step(conn, run, p, mode, &actor, s, crate::clock::now_ns()) {
-            failed_write.get_or_insert(e);
-        }
-    })));
-    let elapsed = started.elapsed();
-    let outcome = match &walked {
-        None => "killed",
-        Some(steps) if steps.iter().all(StepResult::ok) && steps.len() == p.steps.len() => "ok",
-        Some(_) => "failed",
+    let job = Job {
+        procedure: p,
+        mode,
+        inputs: &inputs,
+        actor: &actor,
     };
-    record::finish(conn, run, p, mode, &actor, outcome, crate::clock::now_ns())?;
-    if let Some(e) = failed_write {
-        bail!("recording a step failed: {e}");
-    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    let done = runtime
+        .block_on(job::run(conn, &job, &operator, ctrl_c_twice(), |e| {
+            if let (false, Event::Finished(s)) = (args.json, e) {
+                print_step(s);
+            }
+        }))
+        .map_err(|e| eyre!(e))?;
     let verb = mode.as_str();
     if args.json {
-        let report = serde_json::json!({"procedure": p.name, "mode": verb, "run": run,
-            "outcome": outcome, "seconds": elapsed.as_secs_f64(), "steps": walked});
+        let report = serde_json::json!({"procedure": p.name, "mode": verb, "run": done.run,
+            "outcome": done.outcome, "seconds": done.elapsed.as_secs_f64(), "steps": done.steps});
         super::print_json(&report)?;
     } else {
         println!(
-            "{verb} of {}: {outcome} in {:.1} s (run {run})",
+            "{verb} of {}: {} in {:.1} s (run {})",
             p.name,
-            elapsed.as_secs_f64()
+            done.outcome,
+            done.elapsed.as_secs_f64(),
+            done.run
         );
     }
-    Ok(u8::from(outcome != "ok"))
+    Ok(u8::from(!done.ok()))
 }
 
 /// The operator types the target version; an untested procedure also needs
@@ -253,24 +249,18 @@ impl Operator for Prompt {
     }
 }
 
-/// Runs `walk` until it ends; a first Ctrl-C warns, a second within five seconds
-/// kills the running step (its process dies with the dropped future) and halts.
-async fn interruptible<T>(walk: impl std::future::Future<Output = T>) -> Option<T> {
-    let second_press = async {
-        loop {
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("\nCtrl-C: press again within 5 s to kill the running step and halt");
-            let again =
-                tokio::time::timeout(std::time::Duration::from_secs(5), tokio::signal::ctrl_c());
-            if again.await.is_ok() {
-                return;
-            }
-            eprintln!("not killed; the step goes on");
+/// Resolves when the operator presses Ctrl-C twice within five seconds: the first
+/// press warns, the second kills the running step.
+async fn ctrl_c_twice() {
+    loop {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("\nCtrl-C: press again within 5 s to kill the running step and halt");
+        let again =
+            tokio::time::timeout(std::time::Duration::from_secs(5), tokio::signal::ctrl_c());
+        if again.await.is_ok() {
+            return;
         }
-    };
-    tokio::select! {
-        done = walk => Some(done),
-        () = second_press => None,
+        eprintln!("not killed; the step goes on");
     }
 }
 

@@ -1,13 +1,15 @@
 //! Running a procedure: each step's action (or, in a rehearsal, its dry-run form),
-//! then its verify check; the first failure halts the walk.
+//! then its verify check; the first failure halts the walk. Output lines are reported
+//! as they come, with every secret cut out.
 
+use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
-use super::vars::{Vars, fill_action};
+use super::vars::Inputs;
 use super::{Action, Procedure, Step};
 
 /// Bytes of output kept per step: the tail is what explains a failure.
@@ -40,7 +42,7 @@ pub trait Operator: Sync {
 pub struct StepResult {
     pub index: usize,
     pub name: String,
-    /// `ok`, `failed`, `skipped` (nothing to rehearse), `declined`.
+    /// `ok`, `failed`, `skipped` (nothing to rehearse), `declined`, `killed`.
     pub outcome: String,
     pub exit_code: Option<i32>,
     /// The command or call as run, for the audit.
@@ -55,6 +57,36 @@ impl StepResult {
     pub fn ok(&self) -> bool {
         matches!(self.outcome.as_str(), "ok" | "skipped")
     }
+
+    /// The record of a step stopped by the operator.
+    pub fn killed(index: usize, step: &Step, millis: u64) -> Self {
+        Self {
+            index,
+            name: step.name.clone(),
+            outcome: "killed".into(),
+            exit_code: None,
+            command: String::new(),
+            output: String::new(),
+            error: Some("killed by the operator".into()),
+            remediation: step.remediation.clone(),
+            millis,
+        }
+    }
+}
+
+/// What a walk reports as it goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    Started {
+        index: usize,
+        name: &'a str,
+    },
+    /// One line of a running step's output (secrets already cut out).
+    Line {
+        index: usize,
+        line: &'a str,
+    },
+    Finished(&'a StepResult),
 }
 
 /// What one action did.
@@ -66,19 +98,24 @@ struct Done {
     error: Option<String>,
 }
 
-/// Walks the steps in order; `on_step` hears each as it finishes. Stops at the first
-/// step that does not succeed.
+/// Walks the steps in order; `on_event` hears each start, output line and end. Stops
+/// at the first step that does not succeed.
 pub async fn walk(
     procedure: &Procedure,
     mode: Mode,
-    vars: &Vars,
+    inputs: &Inputs,
     operator: &dyn Operator,
-    mut on_step: impl FnMut(&StepResult),
+    mut on_event: impl FnMut(Event),
 ) -> Vec<StepResult> {
     let mut results = Vec::new();
     for (index, step) in procedure.steps.iter().enumerate() {
-        let result = run_step(index, step, mode, vars, operator).await;
-        on_step(&result);
+        on_event(Event::Started {
+            index,
+            name: &step.name,
+        });
+        let mut on_line = |line: &str| on_event(Event::Line { index, line });
+        let result = run_step(index, step, mode, inputs, operator, &mut on_line).await;
+        on_event(Event::Finished(&result));
         let ok = result.ok();
         results.push(result);
         if !ok {
@@ -92,8 +129,9 @@ async fn run_step(
     index: usize,
     step: &Step,
     mode: Mode,
-    vars: &Vars,
+    inputs: &Inputs,
     operator: &dyn Operator,
+    on_line: &mut dyn FnMut(&str),
 ) -> StepResult {
     let started = Instant::now();
     let mut result = StepResult {
@@ -119,9 +157,10 @@ async fn run_step(
         result.outcome = "skipped".into();
         result.output = "no dry-run form and no verify check: not exercised".into();
     }
+    let mut redacted_line = |line: &str| on_line(&inputs.redact(line));
     for action in actions {
-        let done = match fill_action(action, vars) {
-            Ok(filled) => perform(&filled, timeout, operator).await,
+        let done = match inputs.fill(action) {
+            Ok(filled) => perform(&filled, timeout, operator, &mut redacted_line).await,
             Err(e) => Done {
                 ok: false,
                 exit_code: None,
@@ -130,13 +169,13 @@ async fn run_step(
                 error: Some(e),
             },
         };
-        result.command = join(&result.command, &done.command);
-        result.output = join(&result.output, &done.output);
+        result.command = join(&result.command, &inputs.redact(&done.command));
+        result.output = join(&result.output, &inputs.redact(&done.output));
         result.exit_code = done.exit_code.or(result.exit_code);
         if !done.ok {
             let declined = matches!(action, Action::Confirm { .. });
             result.outcome = if declined { "declined" } else { "failed" }.into();
-            result.error = done.error;
+            result.error = done.error.map(|e| inputs.redact(&e));
             result.remediation = step.remediation.clone();
             break;
         }
@@ -153,15 +192,32 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-async fn perform(action: &Action, timeout: Duration, operator: &dyn Operator) -> Done {
+async fn perform(
+    action: &Action,
+    timeout: Duration,
+    operator: &dyn Operator,
+    on_line: &mut dyn FnMut(&str),
+) -> Done {
     match action {
-        Action::Run { argv, env, dir } => run(argv, env, dir.as_deref(), timeout).await,
+        Action::Run { argv, env, dir } => run(argv, env, dir.as_deref(), timeout, on_line).await,
         Action::Http {
             method,
             url,
+            headers,
             body,
             expect_status,
-        } => http(method, url, body.as_ref(), *expect_status, timeout).await,
+        } => {
+            let call = Call {
+                method,
+                url,
+                headers,
+                body: body.as_ref(),
+                expect: *expect_status,
+            };
+            let done = http(call, timeout).await;
+            done.output.lines().for_each(&mut *on_line);
+            done
+        }
         Action::Confirm { question } => {
             let yes = operator.confirm(question);
             Done {
@@ -176,11 +232,13 @@ async fn perform(action: &Action, timeout: Duration, operator: &dyn Operator) ->
 }
 
 /// A process with a timeout; killed (with its output so far kept) when it runs over.
+/// Output lines are reported as they arrive.
 async fn run(
     argv: &[String],
-    env: &std::collections::BTreeMap<String, String>,
+    env: &BTreeMap<String, String>,
     dir: Option<&std::path::Path>,
     timeout: Duration,
+    on_line: &mut dyn FnMut(&str),
 ) -> Done {
     let command = serde_json::to_string(argv).unwrap_or_default();
     let fail = |error: String, output: String, code: Option<i32>| Done {
@@ -210,49 +268,93 @@ async fn run(
             );
         }
     };
-    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let mut out = Tail::default();
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let collect = async {
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_end(&mut a).await;
-        }
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_end(&mut b).await;
-        }
-        let status = child.wait().await;
-        (status, a, b)
+        read_lines(stdout, stderr, &mut out, on_line).await;
+        child.wait().await
     };
     match tokio::time::timeout(timeout, collect).await {
         Err(_) => fail(
             format!("timed out after {} s; killed", timeout.as_secs()),
-            String::new(),
+            out.text(),
             None,
         ),
-        Ok((status, stdout, stderr)) => {
-            let output = tail(&[stdout, stderr].concat());
-            match status {
-                Ok(s) if s.success() => Done {
-                    ok: true,
-                    exit_code: s.code(),
-                    command,
-                    output,
-                    error: None,
-                },
-                Ok(s) => fail(format!("exited with {s}"), output, s.code()),
-                Err(e) => fail(e.to_string(), output, None),
-            }
+        Ok(Ok(s)) if s.success() => Done {
+            ok: true,
+            exit_code: s.code(),
+            command,
+            output: out.text(),
+            error: None,
+        },
+        Ok(Ok(s)) => fail(format!("exited with {s}"), out.text(), s.code()),
+        Ok(Err(e)) => fail(e.to_string(), out.text(), None),
+    }
+}
+
+/// The last [`TAIL`] bytes of an output.
+#[derive(Default)]
+struct Tail(Vec<u8>);
+
+impl Tail {
+    fn push(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+        if self.0.len() > 2 * TAIL {
+            self.0.drain(..self.0.len() - TAIL);
+        }
+    }
+
+    fn text(&self) -> String {
+        let from = self.0.len().saturating_sub(TAIL);
+        String::from_utf8_lossy(&self.0[from..]).into_owned()
+    }
+}
+
+/// Reads stdout and stderr line by line, interleaved as they come, until both close.
+async fn read_lines(
+    stdout: Option<tokio::process::ChildStdout>,
+    stderr: Option<tokio::process::ChildStderr>,
+    tail: &mut Tail,
+    on_line: &mut dyn FnMut(&str),
+) {
+    let mut out = stdout.map(BufReader::new);
+    let mut err = stderr.map(BufReader::new);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    while out.is_some() || err.is_some() {
+        let line = tokio::select! {
+            l = next_line(out.as_mut(), &mut a), if out.is_some() => l.or_else(|| { out = None; None }),
+            l = next_line(err.as_mut(), &mut b), if err.is_some() => l.or_else(|| { err = None; None }),
+        };
+        if let Some(bytes) = line {
+            tail.push(&bytes);
+            on_line(String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']));
         }
     }
 }
 
-async fn http(
-    method: &str,
-    url: &str,
-    body: Option<&serde_json::Value>,
+/// The next line (with its newline, if any) or `None` at the end.
+async fn next_line<R: AsyncBufRead + Unpin>(
+    r: Option<&mut R>,
+    buf: &mut Vec<u8>,
+) -> Option<Vec<u8>> {
+    buf.clear();
+    match r?.read_until(b'\n', buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(std::mem::take(buf)),
+    }
+}
+
+/// An HTTP step's call, filled.
+struct Call<'a> {
+    method: &'a str,
+    url: &'a str,
+    headers: &'a BTreeMap<String, String>,
+    body: Option<&'a serde_json::Value>,
     expect: u16,
-    timeout: Duration,
-) -> Done {
-    let command = format!("{method} {url}");
+}
+
+async fn http(call: Call<'_>, timeout: Duration) -> Done {
+    let command = format!("{} {}", call.method, call.url);
     let fail = |error: String, output: String| Done {
         ok: false,
         exit_code: None,
@@ -260,11 +362,19 @@ async fn http(
         output,
         error: Some(error),
     };
-    let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {
-        return fail(format!("{method:?} is not an HTTP method"), String::new());
+    let Ok(method) = reqwest::Method::from_bytes(call.method.as_bytes()) else {
+        return fail(
+            format!("{:?} is not an HTTP method", call.method),
+            String::new(),
+        );
     };
-    let mut req = reqwest::Client::new().request(method, url).timeout(timeout);
-    if let Some(b) = body {
+    let mut req = reqwest::Client::new()
+        .request(method, call.url)
+        .timeout(timeout);
+    for (k, v) in call.headers {
+        req = req.header(k, v);
+    }
+    if let Some(b) = call.body {
         req = req.json(b);
     }
     let resp = match req.send().await {
@@ -273,8 +383,10 @@ async fn http(
     };
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_default();
-    let output = format!("HTTP {status}: {}", tail(text.as_bytes()));
-    if status == expect {
+    let mut body = Tail::default();
+    body.push(text.as_bytes());
+    let output = format!("HTTP {status}: {}", body.text());
+    if status == call.expect {
         Done {
             ok: true,
             exit_code: None,
@@ -283,14 +395,11 @@ async fn http(
             error: None,
         }
     } else {
-        fail(format!("expected HTTP {expect}, got {status}"), output)
+        fail(
+            format!("expected HTTP {}, got {status}", call.expect),
+            output,
+        )
     }
-}
-
-/// The last bytes of an output, as text.
-fn tail(bytes: &[u8]) -> String {
-    let from = bytes.len().saturating_sub(TAIL);
-    String::from_utf8_lossy(&bytes[from..]).into_owned()
 }
 
 #[cfg(test)]
@@ -308,12 +417,14 @@ mod tests {
         toml::from_str(text).unwrap()
     }
 
-    fn vars() -> Vars {
-        [(
-            "previous".to_string(),
-            "v2\"; echo pwned $(id)\nx".to_string(),
-        )]
-        .into()
+    fn vars() -> Inputs {
+        Inputs::new(
+            [(
+                "previous".to_string(),
+                "v2\"; echo pwned $(id)\nx".to_string(),
+            )]
+            .into(),
+        )
     }
 
     #[tokio::test]
@@ -333,7 +444,7 @@ mod tests {
              [[step]]\nname = 'fails'\nrun = { kind = 'run', argv = ['sh', '-c', 'echo boom >&2; exit 3'] }\nremediation = 'page the owner'\n\
              [[step]]\nname = 'never'\nrun = { kind = 'run', argv = ['true'] }\n",
         );
-        let r = walk(&p, Mode::Run, &Vars::new(), &Says(true), |_| {}).await;
+        let r = walk(&p, Mode::Run, &Inputs::default(), &Says(true), |_| {}).await;
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].outcome.as_str(), r[0].exit_code), ("failed", Some(3)));
         assert_eq!(r[0].output.trim(), "boom");
@@ -346,7 +457,7 @@ mod tests {
             "name = 'p'\n[[step]]\nname = 'slow'\nrun = { kind = 'run', argv = ['sleep', '30'] }\ntimeout = '1s'\n",
         );
         let started = Instant::now();
-        let r = walk(&p, Mode::Run, &Vars::new(), &Says(true), |_| {}).await;
+        let r = walk(&p, Mode::Run, &Inputs::default(), &Says(true), |_| {}).await;
         assert!(
             r[0].error.as_deref().unwrap().contains("timed out"),
             "{r:?}"
@@ -361,10 +472,17 @@ mod tests {
              [[step]]\nname = 'ask'\nrun = { kind = 'confirm', question = 'sure?' }\n\
              [[step]]\nname = 'change'\nrun = { kind = 'run', argv = ['false'] }\ndry_run = { kind = 'run', argv = ['true'] }\n",
         );
-        let r = walk(&p, Mode::Rehearsal, &Vars::new(), &Says(false), |_| {}).await;
+        let r = walk(
+            &p,
+            Mode::Rehearsal,
+            &Inputs::default(),
+            &Says(false),
+            |_| {},
+        )
+        .await;
         let outcomes: Vec<&str> = r.iter().map(|s| s.outcome.as_str()).collect();
         assert_eq!(outcomes, ["skipped", "ok"]);
-        let r = walk(&p, Mode::Run, &Vars::new(), &Says(false), |_| {}).await;
+        let r = walk(&p, Mode::Run, &Inputs::default(), &Says(false), |_| {}).await;
         assert_eq!(r[0].outcome, "declined");
     }
 }

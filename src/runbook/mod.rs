@@ -8,6 +8,7 @@
 //! never become code.
 
 pub mod exec;
+pub mod job;
 pub mod record;
 pub mod vars;
 
@@ -41,6 +42,10 @@ pub struct Procedure {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// Environment variables the steps use as `{secret.NAME}`: read at run time,
+    /// redacted from output and the audit log, never stored.
+    #[serde(default)]
+    pub secrets: Vec<String>,
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
 }
@@ -85,6 +90,9 @@ pub enum Action {
         #[serde(default = "default_method")]
         method: String,
         url: String,
+        /// Header values may use variables and secrets (`Bearer {secret.TOKEN}`).
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
         #[serde(default)]
         body: Option<serde_json::Value>,
         #[serde(default = "default_status")]

@@ -12,6 +12,68 @@ use super::Action;
 
 pub type Vars = BTreeMap<String, String>;
 
+/// A run's inputs: the variables it records, and the secrets it never records.
+///
+/// Secrets come from the environment (the names a procedure lists in `secrets`), fill
+/// `{secret.NAME}`, and are cut out of every command, output line and error before any
+/// of it is shown or stored.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub vars: Vars,
+    secrets: Vars,
+}
+
+/// Secrets shorter than this are not redacted: they would blot out ordinary text.
+const MIN_SECRET: usize = 4;
+
+impl Inputs {
+    pub fn new(vars: Vars) -> Self {
+        Self {
+            vars,
+            secrets: Vars::new(),
+        }
+    }
+
+    /// Reads each named secret through `lookup` (the environment); a missing one is an
+    /// error naming it, before anything runs.
+    pub fn with_secrets(
+        mut self,
+        names: &[String],
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        for name in names {
+            let value = lookup(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+                format!("the secret {name} is not set: export {name}=... before running")
+            })?;
+            self.secrets.insert(format!("secret.{name}"), value);
+        }
+        Ok(self)
+    }
+
+    /// Variables and secrets together, for filling an action.
+    fn all(&self) -> Vars {
+        let mut all = self.vars.clone();
+        all.extend(self.secrets.clone());
+        all
+    }
+
+    /// The action with everything filled.
+    pub fn fill(&self, action: &Action) -> Result<Action, String> {
+        fill_action(action, &self.all())
+    }
+
+    /// `text` with every secret value replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for value in self.secrets.values().filter(|v| v.len() >= MIN_SECRET) {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
 /// `text` with every `{name}` replaced; `{{` and `}}` stand for literal braces.
 pub fn fill(text: &str, vars: &Vars) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
@@ -86,11 +148,16 @@ pub fn fill_action(action: &Action, vars: &Vars) -> Result<Action, String> {
         Action::Http {
             method,
             url,
+            headers,
             body,
             expect_status,
         } => Action::Http {
             method: method.clone(),
             url: fill(url, vars)?,
+            headers: headers
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), fill(v, vars)?)))
+                .collect::<Result<_, String>>()?,
             body: body.as_ref().map(|b| fill_json(b, vars)).transpose()?,
             expect_status: *expect_status,
         },
@@ -138,6 +205,31 @@ mod tests {
             unreachable!()
         };
         assert_eq!(argv, ["deploy".to_string(), format!("--to={hostile}")]);
+    }
+
+    #[test]
+    fn secrets_fill_but_are_redacted_and_never_recorded_as_vars() {
+        let env = |name: &str| (name == "DEPLOY_TOKEN").then(|| "tok-5ecret".to_string());
+        let inputs = Inputs::new(vars(&[("target", "v2")]))
+            .with_secrets(&["DEPLOY_TOKEN".into()], env)
+            .unwrap();
+        let action = Action::Run {
+            argv: vec!["deploy".into(), "--token={secret.DEPLOY_TOKEN}".into()],
+            env: Default::default(),
+            dir: None,
+        };
+        let Action::Run { argv, .. } = inputs.fill(&action).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(argv[1], "--token=tok-5ecret");
+        assert_eq!(inputs.redact("echo tok-5ecret done"), "echo *** done");
+        assert_eq!(
+            inputs.vars.len(),
+            1,
+            "secrets stay out of the recorded vars"
+        );
+        let missing = Inputs::new(Vars::new()).with_secrets(&["NOPE".into()], env);
+        assert!(missing.unwrap_err().contains("NOPE is not set"));
     }
 
     #[test]
