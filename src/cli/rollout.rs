@@ -37,8 +37,11 @@ pub enum RolloutCommand {
     Hold,
     Resume,
     /// Run the plan's rollback procedure (confirmed, audited); on success the
-    /// rollout is rolled back.
+    /// rollout is rolled back and the plan's verify signals are waited for.
     Rollback(super::runbook::ConfirmArgs),
+    /// Check the live signals every `check_every` until the rollout triggers, is
+    /// rolled back or completes (Ctrl-C stops watching; nothing else changes).
+    Watch,
 }
 
 pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
@@ -102,7 +105,7 @@ pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
     let (kind, item, evidence) = match cmd {
         RolloutCommand::Status { json } => return status(id, &r, plan, now, *json),
         RolloutCommand::Tick => {
-            let e = evidence::gather(conn, &ws.config, plan, &r);
+            let e = evidence::gather(conn, &ws.config, plan, &r, now);
             r.tick(plan, &e);
             ("tick", None, serde_json::to_value(&e)?)
         }
@@ -115,7 +118,7 @@ pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
             ("approve", None, serde_json::json!({}))
         }
         RolloutCommand::Promote => {
-            let e = evidence::gather(conn, &ws.config, plan, &r);
+            let e = evidence::gather(conn, &ws.config, plan, &r, now);
             r.tick(plan, &e);
             r.promote(plan, now).map_err(|e| eyre!(e))?;
             ("promote", None, serde_json::to_value(&e)?)
@@ -128,29 +131,8 @@ pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
             r.resume().map_err(|e| eyre!(e))?;
             ("resume", None, serde_json::json!({}))
         }
-        RolloutCommand::Rollback(args) => {
-            let procedure = plan
-                .rollback_procedure
-                .clone()
-                .ok_or_else(|| eyre!("plan {} names no rollback_procedure", plan.name))?;
-            let target = r
-                .previous
-                .clone()
-                .ok_or_else(|| eyre!("the rollout names no previous version to roll back to"))?;
-            let code = super::runbook::rollback(ws, &procedure, &target, args)?;
-            if code != 0 {
-                bail!(
-                    "the rollback procedure did not finish; the rollout stays {:?}",
-                    r.state
-                );
-            }
-            r.rolled_back().map_err(|e| eyre!(e))?;
-            (
-                "rollback",
-                None,
-                serde_json::json!({"procedure": procedure, "target": target}),
-            )
-        }
+        RolloutCommand::Rollback(args) => return rollback(ws, conn, id, &mut r, plan, args),
+        RolloutCommand::Watch => return watch(ws, conn, id, r, plan),
         RolloutCommand::Start { .. } => unreachable!("handled above"),
     };
     let change = store::Change {
@@ -165,6 +147,114 @@ pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
     Ok(u8::from(r.state == State::Triggered))
 }
 
+/// Runs the plan's rollback procedure, marks the rollout rolled back and waits for the
+/// verify signals; exit 0 only when the rollback ran and (if asked) they recovered.
+fn rollback(
+    ws: &Workspace,
+    conn: &rusqlite::Connection,
+    id: i64,
+    r: &mut Rollout,
+    plan: &Plan,
+    args: &super::runbook::ConfirmArgs,
+) -> Result<u8> {
+    let procedure = plan
+        .rollback_procedure
+        .clone()
+        .ok_or_else(|| eyre!("plan {} names no rollback_procedure", plan.name))?;
+    let vars = crate::rollout::rollback::vars(r).map_err(|e| eyre!(e))?;
+    let done = super::runbook::rollback(ws, &procedure, &vars, args)?;
+    if !done.ok() {
+        bail!(
+            "the rollback procedure {}; the rollout stays {:?}",
+            done.outcome,
+            r.state
+        );
+    }
+    let actor = crate::audit::actor();
+    crate::rollout::rollback::finished(conn, id, r, &actor, &procedure, done.run)
+        .map_err(|e| eyre!(e))?;
+    if let Some(s) = r.seconds_to_rollback() {
+        println!("rolled back {s:.1} s after the trigger fired");
+    }
+    let poll = std::time::Duration::from_secs(2);
+    let check = crate::rollout::rollback::verify(conn, id, r, plan, &actor, poll, |c| {
+        eprintln!("verify: {}", c.describe());
+    })
+    .map_err(|e| eyre!(e))?;
+    status(id, r, plan, crate::clock::now_ns(), false)?;
+    Ok(u8::from(check.is_some_and(|c| !c.recovered())))
+}
+
+/// Ticks every `check_every` until the rollout leaves Running; exit 1 when it
+/// triggered. Each tick is saved and audited like `rollout tick`.
+fn watch(
+    ws: &Workspace,
+    conn: &rusqlite::Connection,
+    id: i64,
+    mut r: Rollout,
+    plan: &Plan,
+) -> Result<u8> {
+    let actor = crate::audit::actor();
+    let every = std::time::Duration::from_nanos(plan.check_every.as_nanos() as u64);
+    let runtime = tokio::runtime::Runtime::new()?;
+    loop {
+        let now = crate::clock::now_ns();
+        let e = evidence::gather(conn, &ws.config, plan, &r, now);
+        r.tick(plan, &e);
+        let change = store::Change {
+            actor: &actor,
+            kind: "tick",
+            item: None,
+            evidence: serde_json::to_value(&e)?,
+            now_ns: now,
+        };
+        store::save(conn, id, &r, &change)?;
+        eprintln!("{}", one_line(&r, plan, now));
+        if r.state != State::Running {
+            break;
+        }
+        let stopped = runtime.block_on(async {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => true,
+                () = tokio::time::sleep(every) => false,
+            }
+        });
+        if stopped {
+            break;
+        }
+    }
+    status(id, &r, plan, crate::clock::now_ns(), false)?;
+    Ok(u8::from(r.state == State::Triggered))
+}
+
+/// A check as one line: state, stage, window left and the triggers' readings.
+fn one_line(r: &Rollout, plan: &Plan, now: i64) -> String {
+    let stage = &plan.stages[r.stage.min(plan.stages.len() - 1)];
+    let triggers: Vec<String> = stage
+        .triggers
+        .iter()
+        .map(|t| {
+            let value = r.last.signals.get(&t.signal).and_then(|s| s.value);
+            let streak = r.streaks.get(&t.name).copied().unwrap_or(0);
+            format!(
+                "{} {} ({}/{})",
+                t.signal,
+                value.map_or("-".into(), |v| format!("{v:.4}")),
+                streak,
+                t.consecutive
+            )
+        })
+        .collect();
+    format!(
+        "{} {:?} · {} · window {} s left · {}",
+        crate::clock::rfc3339(now),
+        r.state,
+        stage.name,
+        r.window_left_ns(plan, now) / 1_000_000_000,
+        triggers.join(", ")
+    )
+}
+
 fn find_plan<'a>(ws: &'a Workspace, name: &str) -> Result<&'a Plan> {
     ws.config
         .rollouts
@@ -177,7 +267,9 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
     let blockers = r.blockers(plan, now);
     if json {
         let value = serde_json::json!({"id": id, "rollout": r, "stage_name": plan.stages[r.stage].name,
-            "window_left_secs": r.window_left_ns(plan, now) / 1_000_000_000, "blockers": blockers});
+            "window_left_secs": r.window_left_ns(plan, now) / 1_000_000_000, "blockers": blockers,
+            "worst_case_to_trigger_secs": r.worst_case_to_trigger_ns(plan).map(|n| n / 1_000_000_000),
+            "seconds_to_rollback": r.seconds_to_rollback()});
         super::print_json(&value)?;
         return Ok(0);
     }
@@ -206,6 +298,25 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
     }
     for b in blockers {
         println!("  blocks promotion: {b}");
+    }
+    if r.state == State::Running || r.state == State::Held {
+        println!("  {}", one_line(r, plan, now));
+        if let Some(ns) = r.worst_case_to_trigger_ns(plan) {
+            println!(
+                "  worst case from a breach to the trigger: {} s (checks every {})",
+                ns / 1_000_000_000,
+                plan.check_every
+            );
+        }
+    }
+    if let Some(s) = r.seconds_to_rollback() {
+        println!("  rolled back {s:.1} s after the trigger fired");
+    }
+    if let (Some(done), Some(ok)) = (r.rolled_back_ns, r.recovered_ns) {
+        println!(
+            "  signals recovered {:.1} s after the rollback",
+            (ok - done) as f64 / 1e9
+        );
     }
     Ok(0)
 }

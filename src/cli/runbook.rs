@@ -58,16 +58,28 @@ pub struct ConfirmArgs {
     pub yes: bool,
 }
 
-/// Runs `procedure` towards `target` as `runbook run` would.
-pub fn rollback(ws: &Workspace, procedure: &str, target: &str, a: &ConfirmArgs) -> Result<u8> {
+/// Runs `procedure` with `vars` (`target` among them) as `runbook run` would, steps
+/// printed as they end.
+pub fn rollback(
+    ws: &Workspace,
+    procedure: &str,
+    vars: &Vars,
+    a: &ConfirmArgs,
+) -> Result<job::Finished> {
     let args = RunArgs {
         name: procedure.into(),
-        target: Some(target.into()),
-        vars: Vec::new(),
+        target: vars.get("target").cloned(),
+        vars: vars
+            .iter()
+            .filter(|(k, _)| *k != "target")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         confirm: a.clone(),
         json: false,
     };
-    walk(ws, &args, Mode::Run)
+    let done = execute(ws, &args, Mode::Run)?;
+    summarise(&procedure_named(ws, procedure)?.name, Mode::Run, &done);
+    Ok(done)
 }
 
 pub fn run(ws: &Workspace, cmd: &RunbookCommand) -> Result<u8> {
@@ -78,7 +90,7 @@ pub fn run(ws: &Workspace, cmd: &RunbookCommand) -> Result<u8> {
     }
 }
 
-fn procedure<'a>(ws: &'a Workspace, name: &str) -> Result<&'a Procedure> {
+fn procedure_named<'a>(ws: &'a Workspace, name: &str) -> Result<&'a Procedure> {
     ws.config
         .procedures
         .iter()
@@ -138,10 +150,35 @@ fn vars(args: &RunArgs) -> Result<Vars> {
 }
 
 fn walk(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<u8> {
+    let done = execute(ws, args, mode)?;
+    if args.json {
+        let report = serde_json::json!({"procedure": args.name, "mode": mode.as_str(),
+            "run": done.run, "outcome": done.outcome, "seconds": done.elapsed.as_secs_f64(),
+            "steps": done.steps});
+        super::print_json(&report)?;
+    } else {
+        summarise(&args.name, mode, &done);
+    }
+    Ok(u8::from(!done.ok()))
+}
+
+fn summarise(name: &str, mode: Mode, done: &job::Finished) {
+    println!(
+        "{} of {name}: {} in {:.1} s (run {})",
+        mode.as_str(),
+        done.outcome,
+        done.elapsed.as_secs_f64(),
+        done.run
+    );
+}
+
+/// Confirms (for a run), then walks and records the procedure, printing each step as
+/// it ends unless the output is JSON.
+fn execute(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<job::Finished> {
     if ws.readonly {
         bail!("--readonly: runbooks change production and the audit log");
     }
-    let p = procedure(ws, &args.name)?;
+    let p = procedure_named(ws, &args.name)?;
     let inputs = Inputs::new(vars(args)?)
         .with_secrets(&p.secrets, |k| std::env::var(k).ok())
         .map_err(|e| eyre!("{}: {e}", p.name))?;
@@ -162,28 +199,13 @@ fn walk(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<u8> {
         actor: &actor,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let done = runtime
+    runtime
         .block_on(job::run(conn, &job, &operator, ctrl_c_twice(), |e| {
             if let (false, Event::Finished(s)) = (args.json, e) {
                 print_step(s);
             }
         }))
-        .map_err(|e| eyre!(e))?;
-    let verb = mode.as_str();
-    if args.json {
-        let report = serde_json::json!({"procedure": p.name, "mode": verb, "run": done.run,
-            "outcome": done.outcome, "seconds": done.elapsed.as_secs_f64(), "steps": done.steps});
-        super::print_json(&report)?;
-    } else {
-        println!(
-            "{verb} of {}: {} in {:.1} s (run {})",
-            p.name,
-            done.outcome,
-            done.elapsed.as_secs_f64(),
-            done.run
-        );
-    }
-    Ok(u8::from(!done.ok()))
+        .map_err(|e| eyre!(e))
 }
 
 /// The operator types the target version; an untested procedure also needs

@@ -9,9 +9,18 @@ use crate::config::Config;
 use crate::drift::{self, DriftRequest};
 
 /// Reads every signal the current stage's items and triggers name.
-pub fn gather(conn: &Connection, config: &Config, plan: &Plan, r: &Rollout) -> Evidence {
+pub fn gather(
+    conn: &Connection,
+    config: &Config,
+    plan: &Plan,
+    r: &Rollout,
+    now_ns: i64,
+) -> Evidence {
     let stage = &plan.stages[r.stage.min(plan.stages.len() - 1)];
-    let mut evidence = Evidence::default();
+    let mut evidence = Evidence {
+        at_ns: now_ns,
+        ..Evidence::default()
+    };
     let request = DriftRequest {
         candidate: Some(r.release.clone()),
         baseline: r.previous.clone(),

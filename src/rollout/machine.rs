@@ -40,6 +40,9 @@ pub struct Reading {
 pub struct Evidence {
     pub signals: BTreeMap<String, Reading>,
     pub gate_ships: Option<bool>,
+    /// When it was read (0: never).
+    #[serde(default)]
+    pub at_ns: i64,
 }
 
 /// An item's state after a check. Too little data keeps an item pending: it never
@@ -70,6 +73,17 @@ pub struct Rollout {
     pub items: BTreeMap<String, ItemState>,
     /// The trigger that fired, with the value that fired it.
     pub fired: Option<String>,
+    /// The latest check's readings (what the checklist view shows for the triggers).
+    #[serde(default)]
+    pub last: Evidence,
+    /// When a trigger fired, the rollback finished and the signals recovered: the time
+    /// to roll back is measured from the first.
+    #[serde(default)]
+    pub fired_ns: Option<i64>,
+    #[serde(default)]
+    pub rolled_back_ns: Option<i64>,
+    #[serde(default)]
+    pub recovered_ns: Option<i64>,
 }
 
 /// Why an operator action was refused.
@@ -89,6 +103,10 @@ impl Rollout {
             streaks: BTreeMap::new(),
             items: BTreeMap::new(),
             fired: None,
+            last: Evidence::default(),
+            fired_ns: None,
+            rolled_back_ns: None,
+            recovered_ns: None,
         };
         r.evaluate(plan, &Evidence::default());
         r
@@ -111,6 +129,7 @@ impl Rollout {
             return;
         }
         self.evaluate(plan, evidence);
+        self.last = evidence.clone();
         for t in &self.current(plan).triggers {
             let failing = evidence
                 .signals
@@ -131,6 +150,7 @@ impl Rollout {
                     streak
                 ));
                 self.state = State::Triggered;
+                self.fired_ns = Some(evidence.at_ns);
             }
         }
     }
@@ -250,10 +270,31 @@ impl Rollout {
     }
 
     /// Records that the rollback procedure ran to the end.
-    pub fn rolled_back(&mut self) -> Result<(), Refusal> {
+    pub fn rolled_back(&mut self, now_ns: i64) -> Result<(), Refusal> {
         self.must_be(&[State::Running, State::Triggered, State::Held])?;
         self.state = State::RolledBack;
+        self.rolled_back_ns = Some(now_ns);
         Ok(())
+    }
+
+    /// Seconds from the trigger to the end of the rollback, once both happened.
+    pub fn seconds_to_rollback(&self) -> Option<f64> {
+        let (fired, done) = (self.fired_ns?, self.rolled_back_ns?);
+        Some((done - fired).max(0) as f64 / 1e9)
+    }
+
+    /// The worst case from a sustained breach starting now to the trigger firing: the
+    /// checks each trigger still needs, one `check_every` apart. `None` without triggers.
+    pub fn worst_case_to_trigger_ns(&self, plan: &Plan) -> Option<i64> {
+        let every = plan.check_every.as_nanos();
+        self.current(plan)
+            .triggers
+            .iter()
+            .map(|t| {
+                let streak = self.streaks.get(&t.name).copied().unwrap_or(0);
+                i64::from(t.consecutive.saturating_sub(streak).max(1)) * every
+            })
+            .max()
     }
 
     fn must_be(&self, states: &[State]) -> Result<(), Refusal> {
@@ -350,7 +391,7 @@ mod tests {
                 .contains("refusal spike: refusal_rate at 0.0900 for 2 checks")
         );
         assert!(r.promote(&p, 40 * MIN).is_err());
-        r.rolled_back().unwrap();
+        r.rolled_back(5).unwrap();
         assert_eq!(r.state, State::RolledBack);
         r.tick(&p, &reading(Verdict::Fail, 0.5));
         assert_eq!(

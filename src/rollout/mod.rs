@@ -5,6 +5,8 @@
 pub mod evidence;
 pub mod machine;
 pub mod plan;
+pub mod recovery;
+pub mod rollback;
 pub mod store;
 
 pub use machine::{Evidence, ItemState, Reading, Rollout, State};

@@ -17,6 +17,38 @@ pub struct Plan {
     /// The procedure run on promotion, if any.
     #[serde(default)]
     pub promote_procedure: Option<String>,
+    /// How often the console (or `relops rollout watch`) checks the live signals.
+    #[serde(default = "thirty_seconds")]
+    pub check_every: Period,
+    /// After a rollback: the signals to wait for, and how long.
+    #[serde(default)]
+    pub verify: Option<Verify>,
+}
+
+/// Post-rollback verification: each signal, read over the traffic served since the
+/// rollback finished, must come back within the limit its stage's trigger (`above`) or
+/// threshold item (`max`) sets, with the release no longer served.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    pub signals: Vec<String>,
+    #[serde(default = "five_minutes")]
+    pub within: Period,
+    /// Requests needed since the rollback before a signal can count as recovered.
+    #[serde(default = "thirty")]
+    pub min_requests: u64,
+}
+
+fn thirty_seconds() -> Period {
+    Period::secs(30)
+}
+
+fn five_minutes() -> Period {
+    Period::secs(300)
+}
+
+fn thirty() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -115,7 +147,33 @@ impl Plan {
                 ));
             }
         }
+        for signal in self.verify.iter().flat_map(|v| &v.signals) {
+            if self.limit(signal).is_none() {
+                return Err(format!(
+                    "verify: {signal:?} has no limit to recover under; give a stage a trigger with `above` or a threshold item with `max` on it"
+                ));
+            }
+        }
+        if self.check_every.as_nanos() <= 0 {
+            return Err("check_every must be longer than zero".into());
+        }
         Ok(())
+    }
+
+    /// The value a signal must come back under: the lowest `above` or `max` any stage
+    /// sets for it.
+    pub fn limit(&self, signal: &str) -> Option<f64> {
+        let triggers = self.stages.iter().flat_map(|s| &s.triggers);
+        let items = self.stages.iter().flat_map(|s| &s.items);
+        triggers
+            .filter(|t| t.signal == signal)
+            .filter_map(|t| t.above)
+            .chain(
+                items
+                    .filter(|i| i.signal.as_deref() == Some(signal))
+                    .filter_map(|i| i.max),
+            )
+            .reduce(f64::min)
     }
 }
 
