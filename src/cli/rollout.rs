@@ -285,8 +285,12 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
         stage.name,
         stage.weight
     );
-    if let Some(f) = &r.fired {
-        println!("TRIGGERED: {f} — roll back with `relops rollout rollback`");
+    match (&r.fired, r.state) {
+        (Some(f), State::Triggered) => {
+            println!("TRIGGERED: {f} — roll back with `relops rollout rollback`")
+        }
+        (Some(f), _) => println!("  fired: {f}"),
+        _ => {}
     }
     for (name, s) in &r.items {
         let (mark, why) = match s {

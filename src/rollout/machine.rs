@@ -131,13 +131,15 @@ impl Rollout {
         self.evaluate(plan, evidence);
         self.last = evidence.clone();
         for t in &self.current(plan).triggers {
-            let failing = evidence
-                .signals
-                .get(&t.signal)
-                .is_some_and(|r| match t.above {
-                    Some(limit) => r.value.is_some_and(|v| v > limit),
-                    None => r.verdict == Verdict::Fail,
-                });
+            let reading = evidence.signals.get(&t.signal);
+            // Too little data is no evidence either way: the streak waits.
+            if reading.is_some_and(|r| r.verdict == Verdict::Insufficient) {
+                continue;
+            }
+            let failing = reading.is_some_and(|r| match t.above {
+                Some(limit) => r.value.is_some_and(|v| v > limit),
+                None => r.verdict == Verdict::Fail,
+            });
             let streak = self.streaks.entry(t.name.clone()).or_default();
             *streak = if failing { *streak + 1 } else { 0 };
             if *streak >= t.consecutive && self.state != State::Triggered {
@@ -348,6 +350,12 @@ mod tests {
         );
         let err = r.promote(&p, 31 * MIN).unwrap_err();
         assert!(err.contains("refusals hold: not enough data"), "{err}");
+        // Nor does a handful of requests over a trigger's limit count towards it.
+        r.tick(&p, &reading(Verdict::Fail, 0.5));
+        r.tick(&p, &reading(Verdict::Insufficient, 0.5));
+        assert_eq!(r.streaks["refusal spike"], 1, "the streak waits");
+        r.tick(&p, &reading(Verdict::Fail, 0.5));
+        assert_eq!(r.state, State::Triggered);
         assert!(
             err.contains("dashboards reviewed: waits for a tick"),
             "{err}"
@@ -376,6 +384,7 @@ mod tests {
     fn a_trigger_fires_after_its_streak_even_while_approvals_wait() {
         let p = plan();
         let mut r = Rollout::start(&p, "v3", Some("v2"), 0);
+        assert_eq!(r.worst_case_to_trigger_ns(&p), Some(60_000_000_000));
         r.check(&p, "dashboards reviewed").unwrap();
         r.tick(&p, &reading(Verdict::Fail, 0.08));
         assert_eq!(r.state, State::Running, "one check is not a streak");
@@ -391,7 +400,15 @@ mod tests {
                 .contains("refusal spike: refusal_rate at 0.0900 for 2 checks")
         );
         assert!(r.promote(&p, 40 * MIN).is_err());
-        r.rolled_back(5).unwrap();
+        let mut fired = reading(Verdict::Fail, 0.09);
+        fired.at_ns = 100 * 1_000_000_000;
+        let mut timed = Rollout::start(&p, "v3", Some("v2"), 0);
+        timed.tick(&p, &fired);
+        timed.tick(&p, &fired);
+        assert_eq!(timed.fired_ns, Some(fired.at_ns));
+        r.fired_ns = Some(fired.at_ns);
+        r.rolled_back(142 * 1_000_000_000).unwrap();
+        assert_eq!(r.seconds_to_rollback(), Some(42.0));
         assert_eq!(r.state, State::RolledBack);
         r.tick(&p, &reading(Verdict::Fail, 0.5));
         assert_eq!(

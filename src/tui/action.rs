@@ -15,10 +15,11 @@ pub enum Pane {
     Sources,
     Incidents,
     Gate,
+    Rollout,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Overview,
         Pane::Traces,
         Pane::Drift,
@@ -26,6 +27,7 @@ impl Pane {
         Pane::Sources,
         Pane::Incidents,
         Pane::Gate,
+        Pane::Rollout,
     ];
 
     pub fn title(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Pane {
             Pane::Sources => "Sources",
             Pane::Incidents => "Incidents",
             Pane::Gate => "Gate",
+            Pane::Rollout => "Rollout",
         }
     }
 
@@ -145,6 +148,57 @@ pub enum Action {
     GateProgress(GateProgress),
     /// The running gate finished: the stored run, or why there is none.
     GateFinished(Result<GateDone, String>),
+    // The rollout in flight and its procedures.
+    /// `space`: tick the selected manual checklist item.
+    RolloutCheck,
+    Approve,
+    Promote,
+    /// Holds a running rollout, resumes a held one.
+    HoldResume,
+    /// `t`: rehearse the rollout's rollback procedure (dry-run forms, verify checks).
+    Rehearse,
+    /// `R` in the Rollout pane: ask for the typed confirmation of the rollback.
+    AskRollback,
+    /// While a procedure runs: ask before killing its step.
+    AskKill,
+    /// A rollout change was saved (what happened) or refused (why).
+    RolloutDone(Result<String, String>),
+    /// The procedure running from the console reported.
+    Procedure(ProcEvent),
+}
+
+/// What a procedure running from the console reports, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcEvent {
+    Started {
+        index: usize,
+        name: String,
+    },
+    /// A line of the running step's output (secrets already cut out).
+    Line(String),
+    Finished(Box<crate::runbook::exec::StepResult>),
+    /// A confirm step's question for the operator.
+    Ask(String),
+    /// The rollback procedure succeeded and the rollout is rolled back, this many
+    /// seconds after its trigger fired.
+    RolledBack(Option<f64>),
+    /// A reading of the verify signals after the rollback.
+    Recovery {
+        text: String,
+        recovered: bool,
+    },
+    /// The run is over: a summary, or why it did not run or finish.
+    Done(Result<String, String>),
+}
+
+/// An operator action on the rollout in flight (or the console's timed check).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RolloutOp {
+    Tick,
+    Check(String),
+    Approve,
+    Promote,
+    HoldResume,
 }
 
 /// How far a running gate got: calls (case × version × attempt) done of all, and how
@@ -186,6 +240,21 @@ pub enum Effect {
     },
     /// Writes a case file into the suite; the driver answers with `Action::CaseSaved`.
     SaveCase(Box<crate::cases::Case>),
+    /// Changes the rollout in flight, saved and audited; the driver answers with
+    /// `Action::RolloutDone`.
+    Rollout(RolloutOp),
+    /// Runs a procedure from the console: a rehearsal, or the rollout's rollback (then
+    /// its verification). Its events come back as `Action::Procedure`.
+    RunProcedure {
+        name: String,
+        rollback: bool,
+        /// The operator gave the second confirmation an untested procedure needs.
+        allow_untested: bool,
+    },
+    /// The operator's answer to a confirm step.
+    Answer(bool),
+    /// Kills the running step: the operator confirmed.
+    Kill,
     /// Runs the gate on a background task, reporting `Action::GateProgress` and ending
     /// with `Action::GateFinished`. No baseline: the version seen just before.
     RunGate {
@@ -272,6 +341,50 @@ pub const COMMANDS: &[Command] = &[
         mutating: true,
         palette: true,
     },
+    cmd(
+        "rollout",
+        "show the Rollout pane: the checklist of the rollout in flight",
+        true,
+    ),
+    // The rollout actions change the rollout record and the audit log; rehearse and
+    // rollback call production's endpoints.
+    Command {
+        name: "check",
+        about: "rollout: tick the selected checklist item",
+        mutating: true,
+        palette: false,
+    },
+    Command {
+        name: "approve",
+        about: "rollout: approve the current stage",
+        mutating: true,
+        palette: true,
+    },
+    Command {
+        name: "promote",
+        about: "rollout: promote to the next stage",
+        mutating: true,
+        palette: true,
+    },
+    Command {
+        name: "hold",
+        about: "rollout: hold, or resume a held rollout",
+        mutating: true,
+        palette: true,
+    },
+    Command {
+        name: "rehearse",
+        about: "rehearse the rollback procedure (dry-run forms)",
+        mutating: true,
+        palette: true,
+    },
+    Command {
+        name: "rollback",
+        about: "roll the release back with its procedure (asks to confirm)",
+        mutating: true,
+        palette: true,
+    },
+    cmd("kill", "kill the running step (asks to confirm)", false),
     cmd("toggle", "toggle the focused item", false),
     cmd("next-change", "next change in the diff", false),
     cmd("prev-change", "previous change in the diff", false),
@@ -333,6 +446,14 @@ impl Action {
             "toggle" => Action::Toggle,
             "incidents" => Action::ShowPane(Pane::Incidents),
             "gate-runs" => Action::ShowPane(Pane::Gate),
+            "rollout" => Action::ShowPane(Pane::Rollout),
+            "check" => Action::RolloutCheck,
+            "approve" => Action::Approve,
+            "promote" => Action::Promote,
+            "hold" => Action::HoldResume,
+            "rehearse" => Action::Rehearse,
+            "rollback" => Action::AskRollback,
+            "kill" => Action::AskKill,
             "gate" => {
                 let mut words = arg.split_whitespace().map(str::to_string);
                 Action::RunGate {
@@ -370,6 +491,14 @@ impl Action {
             Action::ShowPane(Pane::Incidents) => "incidents",
             Action::ShowPane(Pane::Gate) => "gate-runs",
             Action::RunGate { .. } => "gate",
+            Action::ShowPane(Pane::Rollout) => "rollout",
+            Action::RolloutCheck => "check",
+            Action::Approve => "approve",
+            Action::Promote => "promote",
+            Action::HoldResume => "hold",
+            Action::Rehearse => "rehearse",
+            Action::AskRollback => "rollback",
+            Action::AskKill => "kill",
             _ => return None,
         };
         COMMANDS.iter().find(|c| c.name == name)
@@ -400,10 +529,11 @@ mod tests {
     #[test]
     fn pane_cycle_wraps() {
         assert_eq!(Pane::Overview.cycle(1), Pane::Traces);
-        assert_eq!(Pane::Overview.cycle(-1), Pane::Gate);
+        assert_eq!(Pane::Overview.cycle(-1), Pane::Rollout);
         assert_eq!(Pane::Drift.cycle(1), Pane::Diff);
         assert_eq!(Pane::Sources.cycle(1), Pane::Incidents);
-        assert_eq!(Pane::Gate.cycle(1), Pane::Overview);
+        assert_eq!(Pane::Gate.cycle(1), Pane::Rollout);
+        assert_eq!(Pane::Rollout.cycle(1), Pane::Overview);
     }
 
     #[test]
@@ -421,7 +551,13 @@ mod tests {
             .filter(|c| !offered(c, true))
             .map(|c| c.name)
             .collect();
-        assert_eq!(hidden, ["replay", "case", "gate"]);
+        assert_eq!(
+            hidden,
+            [
+                "replay", "case", "gate", "check", "approve", "promote", "hold", "rehearse",
+                "rollback"
+            ]
+        );
         assert!(
             Action::Replay {
                 trace_id: "t".into(),

@@ -15,6 +15,7 @@ use crate::drift::{self, DriftReport, DriftRequest};
 
 pub mod gate;
 pub mod incidents;
+pub mod rollout;
 
 pub use crate::store::query::Seek;
 use crate::store::query::TraceFilter;
@@ -84,6 +85,10 @@ pub enum Request {
     GateRun {
         id: i64,
     },
+    /// The newest rollout with its plan and procedures (from the config).
+    Rollout {
+        config: SharedConfig,
+    },
 }
 
 /// The workspace config, shared by requests that read it; equal when it is the same one.
@@ -135,6 +140,7 @@ pub enum Loaded {
     Timeline(Box<incidents::Timeline>),
     GateRuns(Vec<gate::RunSummary>),
     GateRun(Box<gate::RunDetail>),
+    Rollout(Option<Box<rollout::RolloutView>>),
     /// A request failed; `what` names it for the status line.
     Failed {
         what: &'static str,
@@ -195,6 +201,7 @@ impl Request {
             Request::Timeline { .. } => "timeline",
             Request::GateRuns => "gate runs",
             Request::GateRun { .. } => "gate run",
+            Request::Rollout { .. } => "rollout",
         }
     }
 }
@@ -287,6 +294,9 @@ fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
                 error: format!("gate run {id} is no longer in the cache"),
             },
         },
+        Request::Rollout { config } => {
+            Loaded::Rollout(rollout::load(conn, &config.0, crate::clock::now_ns())?.map(Box::new))
+        }
     })
 }
 

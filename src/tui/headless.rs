@@ -11,13 +11,22 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use rusqlite::Connection;
 
-use super::action::{Action, Effect};
+use super::action::{Action, Effect, ProcEvent};
 use super::data;
 use super::keymap::{Key, Keymap};
 use super::state::State;
 use super::{input, update, views};
 use crate::store::{self, StoreError};
 use crate::workspace::Workspace;
+
+/// Headless runs answer a procedure's questions with no.
+struct Declines;
+
+impl crate::runbook::exec::Operator for Declines {
+    fn confirm(&self, _: &str) -> bool {
+        false
+    }
+}
 
 pub struct Headless {
     pub state: State,
@@ -105,6 +114,34 @@ impl Headless {
                     done
                 }
                 Effect::SaveCase(case) => super::cases::save(&self.ws, &case),
+                Effect::Rollout(op) => Action::RolloutDone(super::rollouts::apply(&self.ws, &op)),
+                Effect::RunProcedure {
+                    name,
+                    rollback,
+                    allow_untested,
+                } => {
+                    // Runs to its end here; its events go through `update` in order.
+                    let events = std::cell::RefCell::new(Vec::new());
+                    let run = super::rollouts::Run {
+                        name: &name,
+                        rollback,
+                        allow_untested,
+                    };
+                    let emit = |e| events.borrow_mut().push(e);
+                    let result = super::rollouts::run_procedure(
+                        &self.ws,
+                        &run,
+                        &Declines,
+                        std::future::pending(),
+                        &emit,
+                    );
+                    for e in events.into_inner() {
+                        queue.extend(update::update(&mut self.state, Action::Procedure(e)));
+                    }
+                    Action::Procedure(ProcEvent::Done(result))
+                }
+                // Nothing runs in the background here to answer or kill.
+                Effect::Answer(_) | Effect::Kill => continue,
                 Effect::Quit => continue,
             };
             queue.extend(update::update(&mut self.state, reply));

@@ -28,10 +28,12 @@ pub enum Mode {
     Timeline,
     Gate,
     GateRun,
+    Rollout,
+    Running,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 14] = [
+    pub const ALL: [Mode; 16] = [
         Mode::Global,
         Mode::Overview,
         Mode::Traces,
@@ -46,6 +48,8 @@ impl Mode {
         Mode::Timeline,
         Mode::Gate,
         Mode::GateRun,
+        Mode::Rollout,
+        Mode::Running,
     ];
 
     pub fn title(self) -> &'static str {
@@ -64,6 +68,8 @@ impl Mode {
             Mode::Timeline => "Incident timeline",
             Mode::Gate => "Gate runs",
             Mode::GateRun => "Gate run cases",
+            Mode::Rollout => "Rollout checklist",
+            Mode::Running => "A procedure running (Rollout pane)",
         }
     }
 }
@@ -176,6 +182,8 @@ struct File {
     timeline: Vec<Entry>,
     gate: Vec<Entry>,
     gate_run: Vec<Entry>,
+    rollout: Vec<Entry>,
+    running: Vec<Entry>,
 }
 
 /// A resolved binding, in file order.
@@ -233,6 +241,8 @@ impl Keymap {
             (Mode::Timeline, file.timeline),
             (Mode::Gate, file.gate),
             (Mode::GateRun, file.gate_run),
+            (Mode::Rollout, file.rollout),
+            (Mode::Running, file.running),
         ];
         for (mode, entries) in modes {
             for e in entries {

@@ -22,6 +22,7 @@ pub mod list;
 mod loader;
 pub mod palette;
 mod replays;
+mod rollouts;
 pub mod signals;
 pub mod state;
 mod sync;

@@ -32,6 +32,29 @@ pub enum Overlay {
     Versions(Picker),
     /// `R`: a regression case drafted from a trace, to edit and save.
     CaseForm(Box<CaseForm>),
+    /// A typed confirmation before something changes production.
+    Confirm(Confirm),
+}
+
+/// What the operator is asked to confirm, and the exact text that confirms it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub purpose: Purpose,
+    pub question: String,
+    pub expect: String,
+    pub prompt: Prompt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The rollback runs once the target version is typed.
+    Rollback { allow_untested: bool },
+    /// The first of two confirmations for a procedure that is not tested.
+    Untested,
+    /// Kills the running step.
+    Kill,
+    /// A confirm step's question.
+    Question,
 }
 
 /// The `R` form: the drafted case, which suggested assertions to keep, and the focus.
@@ -206,6 +229,64 @@ impl GateState {
     }
 }
 
+/// The Rollout pane: the rollout, the checklist cursor, a procedure run from here.
+#[derive(Debug, Clone, Default)]
+pub struct RolloutState {
+    /// `None` until loaded, then `Some(None)` when there is no rollout.
+    pub view: Option<Option<Box<super::data::rollout::RolloutView>>>,
+    /// Index into the current stage's items.
+    pub cursor: usize,
+    /// A change was sent and not answered yet; timed checks wait for it.
+    pub busy: bool,
+    /// When the console last checked the live signals for this rollout.
+    pub checked_ns: i64,
+    pub run: Option<RunView>,
+}
+
+impl RolloutState {
+    pub fn current(&self) -> Option<&super::data::rollout::RolloutView> {
+        self.view.as_ref()?.as_deref()
+    }
+
+    /// A procedure is running from the console (not yet done).
+    pub fn running(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.done.is_none())
+    }
+
+    /// The rollout in flight has fired a trigger.
+    pub fn triggered(&self) -> bool {
+        self.current()
+            .is_some_and(|v| v.rollout.state == crate::rollout::State::Triggered)
+    }
+}
+
+/// A procedure run from the Rollout pane, as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    pub procedure: String,
+    /// A rollback (else a rehearsal).
+    pub rollback: bool,
+    pub started_ns: i64,
+    pub steps: Vec<StepLine>,
+    /// The latest output lines, newest last.
+    pub lines: std::collections::VecDeque<String>,
+    /// The step that failed, with its output tail and remediation.
+    pub failure: Option<crate::runbook::exec::StepResult>,
+    pub rolled_back_after: Option<f64>,
+    /// The latest verification reading, and whether it says recovered.
+    pub recovery: Option<(String, bool)>,
+    /// The summary once over (or why it did not run).
+    pub done: Option<Result<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepLine {
+    pub name: String,
+    /// `None` while it runs.
+    pub outcome: Option<String>,
+    pub millis: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct DetailState {
     pub trace_id: String,
@@ -232,6 +313,7 @@ pub struct State {
     pub diff: DiffState,
     pub incidents: IncidentsState,
     pub gate: GateState,
+    pub rollout: RolloutState,
     /// The suite directory (case files), for the incident loads.
     pub suite_dir: std::path::PathBuf,
     /// Replays started and not finished yet.
@@ -263,6 +345,7 @@ impl State {
             diff: DiffState::default(),
             incidents: IncidentsState::default(),
             gate: GateState::default(),
+            rollout: RolloutState::default(),
             suite_dir: ws.suite_dir(),
             replays_running: 0,
             sync_log: Default::default(),
@@ -279,6 +362,11 @@ impl State {
             (Overlay::Filter(_) | Overlay::Palette(_), _, _) => vec![Mode::Input],
             (Overlay::Versions(_), _, _) => vec![Mode::Picker],
             (Overlay::CaseForm(_), _, _) => vec![Mode::Form],
+            (Overlay::Confirm(_), _, _) => vec![Mode::Input],
+            (Overlay::None, Pane::Rollout, _) if self.rollout.running() => {
+                vec![Mode::Running, Mode::Rollout, Mode::Global]
+            }
+            (Overlay::None, Pane::Rollout, _) => vec![Mode::Rollout, Mode::Global],
             (Overlay::None, Pane::Diff, _) => vec![Mode::Diff, Mode::Global],
             (Overlay::None, Pane::Traces, Some(_)) => vec![Mode::Detail, Mode::Global],
             (Overlay::None, Pane::Traces, None) => vec![Mode::Traces, Mode::Global],

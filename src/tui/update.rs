@@ -1,7 +1,7 @@
 //! The state machine: `update(&mut State, Action) -> Vec<Effect>`. Pure: no I/O, no
 //! clock, no terminal; everything it needs arrives in the action.
 
-use super::action::{Action, Effect, Pane};
+use super::action::{Action, Effect, Pane, RolloutOp};
 use super::data::{Loaded, Request};
 use super::filter::FilterSpec;
 use super::layout;
@@ -21,7 +21,7 @@ enum Move {
 
 /// The requests a fresh console starts with.
 pub fn start(s: &mut State) -> Vec<Effect> {
-    let mut fx = vec![overview_request(s), drift::request(s)];
+    let mut fx = vec![overview_request(s), drift::request(s), rollout::request(s)];
     fx.push(Effect::Load(
         s.list.rebase(FilterSpec::default(), TraceFilter::default()),
     ));
@@ -43,7 +43,7 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Tick(now) => {
             s.now_ns = now;
-            Vec::new()
+            rollout::clock(s)
         }
         Action::Resize { width, height } => {
             s.size = ratatui::layout::Rect::new(0, 0, width, height);
@@ -108,6 +108,15 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         } => gate::start(s, candidate, baseline),
         Action::GateProgress(p) => gate::progress(s, p),
         Action::GateFinished(result) => gate::finished(s, result),
+        Action::RolloutCheck => rollout::check(s),
+        Action::Approve => rollout::act(s, RolloutOp::Approve),
+        Action::Promote => rollout::act(s, RolloutOp::Promote),
+        Action::HoldResume => rollout::act(s, RolloutOp::HoldResume),
+        Action::Rehearse => rollout::rehearse(s),
+        Action::AskRollback => rollout::ask_rollback(s),
+        Action::AskKill => rollout::ask_kill(s),
+        Action::RolloutDone(result) => rollout::done(s, result),
+        Action::Procedure(ev) => rollout::event(s, ev),
     }
 }
 
@@ -140,11 +149,12 @@ fn show(s: &mut State, pane: Pane) -> Vec<Effect> {
     fx
 }
 
-/// What the Incidents and Gate panes reload when shown or refreshed.
+/// What the Incidents, Gate and Rollout panes reload when shown or refreshed.
 fn pane_request(s: &State) -> Option<Effect> {
     match s.pane {
         Pane::Incidents => Some(incidents::request(s)),
         Pane::Gate => Some(gate::request(s)),
+        Pane::Rollout => Some(rollout::request(s)),
         _ => None,
     }
 }
@@ -163,6 +173,10 @@ fn auto_refresh(s: &mut State) -> Vec<Effect> {
         }));
     }
     fx.extend(pane_request(s));
+    // The trigger banner shows on every pane, so the rollout is read everywhere.
+    if s.pane != Pane::Rollout {
+        fx.push(rollout::request(s));
+    }
     fx
 }
 
@@ -265,6 +279,7 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
         Loaded::Timeline(t) => incidents::loaded_timeline(s, t),
         Loaded::GateRuns(rows) => gate::loaded(s, rows),
         Loaded::GateRun(r) => gate::loaded_run(s, r),
+        Loaded::Rollout(view) => rollout::loaded(s, view),
         Loaded::Failed { what, error } => {
             if what == "traces" {
                 s.list.pending = None;
@@ -336,6 +351,8 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
         (Overlay::None, Pane::Sources) => Vec::new(),
         (Overlay::None, Pane::Incidents) => incidents::navigate(s, m),
         (Overlay::None, Pane::Gate) => gate::navigate(s, m),
+        (Overlay::None, Pane::Rollout) => rollout::navigate(s, m),
+        (Overlay::Confirm(_), _) => Vec::new(),
         (Overlay::None, Pane::Traces) => match &mut s.detail {
             Some(d) => {
                 let width = layout::inner(layout::areas(s.size).body).width as usize;
@@ -399,7 +416,7 @@ fn open_selection(s: &mut State) -> Vec<Effect> {
             Some(filter) => apply_filter(s, &filter),
             None => Vec::new(),
         },
-        Pane::Diff | Pane::Sources => Vec::new(),
+        Pane::Diff | Pane::Sources | Pane::Rollout => Vec::new(),
         Pane::Incidents => incidents::open(s),
         Pane::Gate => gate::open(s),
         Pane::Traces => {
@@ -488,6 +505,9 @@ fn prompt(s: &mut State, action: Action) -> Vec<Effect> {
     }
     if let Overlay::CaseForm(_) = s.overlay {
         return case::form_key(s, action);
+    }
+    if let Overlay::Confirm(_) = s.overlay {
+        return rollout::confirm_key(s, action);
     }
     let (Overlay::Filter(p) | Overlay::Palette(p)) = &mut s.overlay else {
         return Vec::new();
@@ -583,5 +603,6 @@ mod drift;
 mod gate;
 mod incidents;
 mod replay;
+mod rollout;
 #[cfg(test)]
 mod tests;

@@ -76,7 +76,8 @@ fn start_loads_overview_and_the_list() {
     let reqs = loads(&fx);
     assert!(matches!(reqs[0], Request::Overview { buckets: 24, .. }));
     assert!(matches!(reqs[1], Request::Drift { .. }));
-    assert!(matches!(reqs[2], Request::Rebase { .. }));
+    assert!(matches!(reqs[2], Request::Rollout { .. }));
+    assert!(matches!(reqs[3], Request::Rebase { .. }));
 }
 
 #[test]
@@ -271,6 +272,9 @@ fn tab_cycles_panes_and_numbers_jump() {
     let fx = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Gate);
     assert!(matches!(loads(&fx)[..], [Request::GateRuns]));
+    let fx = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Rollout);
+    assert!(matches!(loads(&fx)[..], [Request::Rollout { .. }]));
     let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Overview);
     let _ = update(&mut s, Action::ShowPane(Pane::Traces));
@@ -318,7 +322,9 @@ fn auto_refresh_polls_overview_and_head() {
         reqs[..],
         [
             Request::Overview { .. },
-            Request::Head { max_pk: 10_000, .. }
+            Request::Head { max_pk: 10_000, .. },
+            // The trigger banner shows on every pane.
+            Request::Rollout { .. }
         ]
     ));
 }

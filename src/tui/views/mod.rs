@@ -10,6 +10,7 @@ pub mod help;
 pub mod incidents;
 pub mod overview;
 pub mod palette;
+pub mod rollout;
 pub mod sources;
 pub mod traces;
 
@@ -39,6 +40,7 @@ pub fn draw(s: &State, f: &mut Frame) {
         (Pane::Sources, _) => sources::draw(s, f, areas.body),
         (Pane::Incidents, _) => incidents::draw(s, f, areas.body),
         (Pane::Gate, _) => gate::draw(s, f, areas.body),
+        (Pane::Rollout, _) => rollout::draw(s, f, areas.body),
     }
     status(s, f, areas.status);
     footer(s, f, areas.footer);
@@ -51,6 +53,7 @@ fn overlays(s: &State, f: &mut Frame, areas: Areas) {
         Overlay::Palette(p) => palette::draw(s, p, f, areas.body),
         Overlay::Versions(p) => diff::picker(p, f, areas.body),
         Overlay::CaseForm(form) => case_form::draw(form, f, areas.body),
+        Overlay::Confirm(c) => rollout::confirm(c, f, areas.body),
         Overlay::Filter(_) | Overlay::None => {}
     }
 }
@@ -111,7 +114,11 @@ fn status(s: &State, f: &mut Frame, area: Rect) {
         ),
         Overlay::Palette(p) => prompt_line(":", &p.text, "command (Tab completes)"),
         _ => match &s.status {
+            // A fired trigger is louder than any message but an error.
             Some(st) if st.error => Line::styled(st.text.clone(), widgets::bad()),
+            _ if s.pane != Pane::Rollout && rollout::status_banner(s).is_some() => {
+                rollout::status_banner(s).unwrap_or_default()
+            }
             Some(st) => Line::raw(st.text.clone()),
             None => Line::default(),
         },
