@@ -289,10 +289,7 @@ fn from_trace_suggests_from_what_went_wrong() {
         "server announced itself"
     );
 
-    let refusal = first(
-        &config,
-        &["--version", "v3", "--refusals", "--search", "refund"],
-    );
+    let refusal = common::v3_over_refusal(&config);
     // Before any replay: not_refusal, and no reference to compare with.
     let before = json(relops(&config).args(["case", "from-trace", &refusal, "--json"]));
     assert_eq!(kinds(&before["case"])[0], "not_refusal");

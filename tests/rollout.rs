@@ -10,7 +10,7 @@ use common::{json, relops};
 const PLAN: &str = r#"
 [[rollout]]
 name = "standard"
-rollback_procedure = "rollback"
+rollback_procedure = "switch back"
 
 [[rollout.stage]]
 name = "canary 5%"
@@ -37,7 +37,7 @@ fn a_trigger_fires_and_the_rehearsed_rollback_runs() {
     let procedure = format!(
         r#"
 [[procedure]]
-name = "rollback"
+name = "switch back"
 [[procedure.step]]
 name = "switch the active version"
 run = {{ kind = "http", method = "POST", url = "{0}/admin/active", body = {{ version = "{{target}}" }} }}
@@ -89,7 +89,7 @@ dry_run = {{ kind = "http", method = "GET", url = "{0}/admin/active" }}
     );
 
     relops(&config)
-        .args(["runbook", "rehearse", "rollback"])
+        .args(["runbook", "rehearse", "switch back"])
         .assert()
         .success();
     relops(&config)

@@ -12,8 +12,9 @@ mod import;
 mod incident;
 mod inspect;
 mod replay;
-mod rollout;
-mod runbook;
+// The demo starts its rollout and rehearses its rollback through these, as the CLI does.
+pub(crate) mod rollout;
+pub(crate) mod runbook;
 mod signals;
 mod sync;
 

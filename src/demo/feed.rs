@@ -3,6 +3,13 @@
 //! The demo runs the OTLP/HTTP receiver ([`crate::collect`]) on a loopback port, and the
 //! feed posts a few traces a second to it as OTLP/JSON, the way an application's
 //! exporter would: the demo exercises the same path as real traffic.
+//!
+//! Every request is routed by the workflow server's routing ([`super::routing`]): after
+//! a rollback to v2, v3 gets no more traffic. Production served before the console
+//! opened, so the feed starts with the last half hour at its live rate: a 5 % canary
+//! then has about 270 requests in a 30-minute window at once, enough for its refusal
+//! rate to mean something (the week's own last half hour, at the quiet hour, holds
+//! only a dozen v3 requests).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,13 +22,22 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::traffic::{self, CANARY_SHARE};
+use super::routing::{self, Routing};
+use super::traffic;
 use super::workflow;
 use crate::collect::{self, Options, Receiver, ReceiverStats};
 use crate::store;
 use crate::workspace::Workspace;
 
 const TICK: Duration = Duration::from_millis(1000);
+/// Requests per tick are drawn from 1..=MAX_PER_TICK...
+const MAX_PER_TICK: u64 = 5;
+/// ...so the live rate is three a second on average.
+const PER_SEC: u64 = 3;
+/// The traffic posted on start, before the live edge (the demo plan's window).
+pub const BACKFILL: Duration = Duration::from_secs(30 * 60);
+/// Traces per post while backfilling, as a Collector batch would hold.
+const BATCH: usize = 64;
 
 /// The receiver and the feed posting to it; both stop when told or dropped.
 pub struct LiveFeed {
@@ -34,8 +50,14 @@ pub struct LiveFeed {
 }
 
 impl LiveFeed {
-    /// Starts the receiver on a free loopback port and the feed, both on `runtime`.
-    pub fn start(runtime: &Runtime, ws: &Workspace, seed: u64) -> Result<Self> {
+    /// Starts the receiver on a free loopback port and the feed, both on `runtime`;
+    /// returns once the backfill is committed. The feed routes by `routing`.
+    pub fn start(
+        runtime: &Runtime,
+        ws: &Workspace,
+        seed: u64,
+        routing: routing::Shared,
+    ) -> Result<Self> {
         let writer = store::open_writer(&ws.db_path)?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
@@ -49,8 +71,16 @@ impl LiveFeed {
         let receiver =
             runtime.spawn(receiver.serve(listener, stop_receiver.clone().cancelled_owned()));
         let stop_feed = CancellationToken::new();
-        let url = format!("http://{addr}/v1/traces");
-        let feed = runtime.spawn(run(url, seed, stop_feed.clone()));
+        let mut feed = Feed {
+            client: client()?,
+            url: format!("http://{addr}/v1/traces"),
+            // A seed of its own per start, so reopening the demo adds new traces.
+            rng: ChaCha8Rng::seed_from_u64(seed ^ crate::clock::now_ns() as u64),
+            routing,
+            served: 0,
+        };
+        runtime.block_on(feed.backfill(crate::clock::now_ns()));
+        let feed = runtime.spawn(feed.run(stop_feed.clone()));
         Ok(Self {
             addr,
             stats,
@@ -91,45 +121,84 @@ impl Drop for LiveFeed {
     }
 }
 
-async fn run(url: String, seed: u64, stop: CancellationToken) {
+fn client() -> Result<reqwest::Client> {
     // Loopback only: no proxy from the environment.
-    let Ok(client) = reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
-        .build()
-    else {
-        return;
-    };
-    // A seed of its own per start, so reopening the demo adds new traces.
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ crate::clock::now_ns() as u64);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(TICK) => {}
+        .build()?)
+}
+
+/// The feed's state: where it posts, its randomness, and how many requests it routed
+/// (the routing is deterministic in that count).
+struct Feed {
+    client: reqwest::Client,
+    url: String,
+    rng: ChaCha8Rng,
+    routing: routing::Shared,
+    served: u64,
+}
+
+impl Feed {
+    /// A request at `start_ns` on the release the current routing picks.
+    fn request(&mut self, routing: &Routing, start_ns: i64) -> traffic::Request {
+        let release = workflow::release(routing.pick(self.served)).expect("routing names releases");
+        self.served += 1;
+        traffic::request(&mut self.rng, release, start_ns)
+    }
+
+    /// Posts the [`BACKFILL`] before `now_ns` at the live rate, evenly spaced.
+    async fn backfill(&mut self, now_ns: i64) {
+        let total = BACKFILL.as_secs() * PER_SEC;
+        let step_ns = BACKFILL.as_nanos() as i64 / total as i64;
+        let routing = routing::current(&self.routing);
+        let mut batch = Vec::with_capacity(BATCH);
+        for i in 0..total as i64 {
+            let start_ns = now_ns - BACKFILL.as_nanos() as i64 + i * step_ns;
+            batch.push(self.request(&routing, start_ns));
+            if batch.len() == BATCH || i + 1 == total as i64 {
+                self.post(&std::mem::take(&mut batch), 20).await;
+            }
         }
-        let now = crate::clock::now_ns();
-        let n = rng.random_range(1..=5);
-        let requests: Vec<traffic::Request> = (0..n)
-            .map(|i| {
-                let release = if rng.random::<f64>() < CANARY_SHARE {
-                    "v3"
-                } else {
-                    "v2"
-                };
-                let release = workflow::release(release).expect("known release");
-                traffic::request(&mut rng, release, now - i * 150_000_000)
-            })
-            .collect();
+    }
+
+    /// Posts live traffic every tick until stopped.
+    async fn run(mut self, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(TICK) => {}
+            }
+            let now = crate::clock::now_ns();
+            // Read once per tick: a switch applies from the next tick on.
+            let routing = routing::current(&self.routing);
+            let n = self.rng.random_range(1..=MAX_PER_TICK) as i64;
+            let requests: Vec<traffic::Request> = (0..n)
+                .map(|i| self.request(&routing, now - i * 150_000_000))
+                .collect();
+            // A refused or failed post (the cache busy for a moment) only skips this tick.
+            self.post(&requests, 1).await;
+        }
+    }
+
+    /// One OTLP/JSON export; a busy receiver (503) is asked again, up to `attempts`.
+    async fn post(&mut self, requests: &[traffic::Request], attempts: u32) {
         let mut body = Vec::new();
-        if traffic::write_line(&mut body, &mut rng, &requests).is_err() {
-            continue;
+        if traffic::write_line(&mut body, &mut self.rng, requests).is_err() {
+            return;
         }
-        // A refused or failed post (the cache busy for a moment) only skips this tick.
-        let _ = client
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await;
+        for _ in 0..attempts {
+            let sent = self
+                .client
+                .post(&self.url)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await;
+            if sent.is_ok_and(|r| r.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }

@@ -1,12 +1,15 @@
 //! The embedded demo: a customer-support RAG workflow with tools, three releases and a
 //! week of traffic, a workflow server to replay against, and a live feed.
 //!
-//! `relops demo` builds the workspace (idempotent), starts the server and the feed, and
-//! opens the console on it.
+//! `relops demo` builds the workspace (idempotent), starts the server and the feed,
+//! rehearses the rollback and starts v3's canary rollout ([`setup`]), and opens the
+//! console on it.
 
 mod feed;
 mod metrics;
+pub mod routing;
 mod server;
+pub mod setup;
 pub mod suite;
 pub mod traffic;
 pub mod workflow;
@@ -25,7 +28,8 @@ use crate::store;
 use crate::workspace::{Workspace, data_dir};
 
 pub use feed::LiveFeed;
-pub use server::serve;
+pub use routing::Routing;
+pub use server::{serve, serve_routed};
 
 /// Source name the demo's traces are cached under.
 pub const SOURCE: &str = "demo";
@@ -203,6 +207,7 @@ fn free_loopback_addr() -> Result<String> {
 }
 
 fn config_text(server: &str, seed: u64, traces: u64, anchor: &str) -> String {
+    let canary_weight = routing::CANARY_WEIGHT;
     format!(
         r#"# relops demo workspace, written by `relops demo`. Edit freely; the reference of every
 # key is assets/relops.example.toml in the relops repository.
@@ -239,6 +244,50 @@ latency_ms = "/latency_ms"
 tokens_in = "/tokens_in"
 tokens_out = "/tokens_out"
 cost_usd = "/cost_usd"
+
+# Rolling back: `relops demo` rehearses this procedure against the demo server (so it is
+# *tested*) and starts v3's rollout on the `canary` plan below, beside v2. The server's
+# routing (GET /admin/active) sends v3 {canary_weight} % of the live traffic; v3's refusal
+# rate trips the trigger; `relops rollout rollback --confirm v2` (or the Rollout pane)
+# runs the procedure, which makes v2 stable again, and the live traffic is v2's alone.
+[runbook]
+fresh = "14d"
+
+[[procedure]]
+name = "rollback"
+description = "switch the demo workflow back to the target version: stable, no canary"
+
+[[procedure.step]]
+name = "switch the active version"
+run = {{ kind = "http", method = "POST", url = "http://{server}/admin/active", body = {{ version = "{{target}}" }} }}
+dry_run = {{ kind = "http", method = "GET", url = "http://{server}/admin/active" }}
+verify = {{ kind = "http", method = "GET", url = "http://{server}/healthz" }}
+remediation = "is the demo server up (`relops demo --serve`)? Switch by hand: curl -X POST http://{server}/admin/active -H 'content-type: application/json' -d '{{\"version\":\"v2\"}}'"
+timeout = "10s"
+
+# v2's refusal rate over the week is 1.8 %, v3's 8.2 %: the trigger sits between them,
+# where the two are equally many standard errors away at a canary's sample sizes.
+[[rollout]]
+name = "canary"
+rollback_procedure = "rollback"
+
+[[rollout.stage]]
+name = "canary {canary_weight}%"
+weight = {canary_weight}
+window = "30m"
+approvals = 1
+item = [
+  {{ name = "dashboards reviewed", kind = "manual" }},
+  {{ name = "refusals hold", kind = "drift", signal = "refusal_rate" }},
+  {{ name = "gate ships", kind = "gate" }},
+]
+trigger = [ {{ name = "refusal spike", signal = "refusal_rate", above = 0.04, consecutive = 2 }} ]
+
+[[rollout.stage]]
+name = "all traffic"
+weight = 100
+window = "2h"
+approvals = 1
 
 # The regression suite: one JSON file per case in evals/cases/ (written by `relops demo`,
 # yours to edit; reopening the demo only adds missing files). With the server running,
@@ -306,9 +355,10 @@ pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
     }
     let ws = Workspace::open(Some(&report.config_path), None, readonly)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let server = runtime.block_on(server::bind(&report.server));
-    let server = match server {
-        Ok(listener) => Some(runtime.spawn(server::serve(listener))),
+    // The server changes the routing (`POST /admin/active`), the feed follows it.
+    let routing = Routing::default().shared();
+    let server = match runtime.block_on(server::bind(&report.server)) {
+        Ok(listener) => Some(runtime.spawn(server::serve_routed(listener, routing.clone()))),
         Err(e) => {
             eprintln!(
                 "relops demo: workflow server not started on {}: {e}",
@@ -317,11 +367,17 @@ pub fn run(args: &DemoArgs, readonly: bool) -> Result<()> {
             None
         }
     };
-    let feed = LiveFeed::start(&runtime, &ws, opts.seed)?;
+    if ws.readonly {
+        eprintln!("relops demo: --readonly: no rehearsal and no rollout started");
+    } else if let Err(e) = setup::prepare(&ws) {
+        eprintln!("relops demo: the canary rollout is not set up: {e}");
+    }
+    let feed = LiveFeed::start(&runtime, &ws, opts.seed, routing)?;
     let outcome = if args.serve {
         eprintln!(
-            "relops demo: workflow server on http://{}, live feed posting to the OTLP/HTTP \
-             receiver on {}; Ctrl-C stops",
+            "relops demo: workflow server on http://{0} (routing: GET/POST \
+             http://{0}/admin/active), live feed posting to the OTLP/HTTP receiver on {1}; \
+             Ctrl-C stops",
             report.server,
             feed.endpoint()
         );

@@ -4,9 +4,14 @@
 //! release and answers with the output, the tool calls, tokens, cost and the spans as
 //! OTLP/JSON. Answers are deterministic per (version, input). `GET /metrics` counts
 //! what it answered, per version, in Prometheus' text format ([`super::metrics`]).
+//!
+//! `GET /admin/active` answers the routing (`{"stable":"v2","canary":{"version":"v3",
+//! "weight":5}}`); `POST /admin/active` changes it ([`super::routing::Switch`]): what
+//! the demo's rollback procedure calls and what the live feed follows.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
@@ -18,6 +23,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::metrics::{self, Metrics};
+use super::routing::{self, Routing, Switch};
 use super::traffic::{self, Request};
 use super::workflow::{self, Execution, RELEASES, Step};
 
@@ -31,24 +37,61 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves until the task is dropped.
+/// Serves until the task is dropped, with routing of its own (v2 stable, v3 canary).
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router()).await
+    serve_routed(listener, Routing::default().shared()).await
 }
 
-pub fn router() -> Router {
+/// Serves with `routing` shared with whoever else follows it (the live feed).
+pub async fn serve_routed(listener: TcpListener, routing: routing::Shared) -> std::io::Result<()> {
+    axum::serve(listener, router(routing)).await
+}
+
+/// What the handlers share.
+struct App {
+    metrics: Metrics,
+    routing: routing::Shared,
+}
+
+fn router(routing: routing::Shared) -> Router {
+    let app = App {
+        metrics: Metrics::default(),
+        routing,
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(exposition))
+        .route("/admin/active", get(active).post(switch))
         .route("/v1/releases", get(releases))
         .route("/v1/{version}/respond", post(respond))
-        .with_state(Arc::new(Metrics::default()))
+        .with_state(Arc::new(app))
 }
 
 async fn exposition(
-    State(m): State<Arc<Metrics>>,
+    State(app): State<Arc<App>>,
 ) -> ([(header::HeaderName, &'static str); 1], String) {
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], m.render())
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        app.metrics.render(),
+    )
+}
+
+async fn active(State(app): State<Arc<App>>) -> Json<Routing> {
+    Json(routing::current(&app.routing))
+}
+
+/// Changes the routing; answers the new one, or 400 with a JSON error naming the
+/// problem. The body is parsed here so that bad JSON gets a JSON error too.
+async fn switch(
+    State(app): State<Arc<App>>,
+    body: Bytes,
+) -> Result<Json<Routing>, (StatusCode, Json<Value>)> {
+    let bad = |e: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": e })));
+    let s: Switch = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("expected {{\"version\": ...}}: {e}")))?;
+    let mut routing = app.routing.write().unwrap_or_else(|p| p.into_inner());
+    routing.apply(&s).map_err(bad)?;
+    Ok(Json(*routing))
 }
 
 async fn releases() -> Json<Value> {
@@ -67,7 +110,7 @@ async fn releases() -> Json<Value> {
 }
 
 async fn respond(
-    State(m): State<Arc<Metrics>>,
+    State(app): State<Arc<App>>,
     Path(version): Path<String>,
     Json(ask): Json<Ask>,
 ) -> (StatusCode, Json<Value>) {
@@ -79,7 +122,7 @@ async fn respond(
         );
     };
     let execution = workflow::execute(release, &ask.input);
-    m.record(&execution);
+    app.metrics.record(&execution);
     (StatusCode::OK, Json(reply(release, execution)))
 }
 

@@ -96,3 +96,33 @@ pub fn serve_demo(dir: &Path) -> (Serving, String) {
 }
 pub mod peers;
 pub mod scripted;
+
+/// The newest v3 refund request that v3's prompt refuses and v2 answers. The filter
+/// alone is not enough: every version refuses a few refunds (and the abusive "fake
+/// receipt … refund"), and the live feed may have added one of those last. The demo
+/// workflow is a pure function, so v2's answer is known without a server.
+pub fn v3_over_refusal(config: &Path) -> String {
+    let candidates = json(relops(config).args([
+        "traces",
+        "--json",
+        "--version",
+        "v3",
+        "--refusals",
+        "--search",
+        "refund",
+        "--limit",
+        "50",
+    ]));
+    let v2 = relops::demo::workflow::release("v2").expect("v2");
+    candidates
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| t["id"].as_str().expect("an id").to_string())
+        .find(|id| {
+            let shown = json(relops(config).args(["trace", "show", id, "--json"]));
+            let input = shown["input"].as_str().expect("an input");
+            !relops::demo::workflow::execute(v2, input).refusal
+        })
+        .expect("a v3 refund refusal that v2 answers")
+}
