@@ -33,7 +33,7 @@ window = "1d"
 fn a_trigger_fires_and_the_rehearsed_rollback_runs() {
     let admin = Scripted::start(|_| Reply::Json(200, "{}".into()));
     let dir = tempfile::tempdir().unwrap();
-    let config = common::demo(dir.path(), 3000);
+    let config = common::demo(dir.path(), 20_000);
     let procedure = format!(
         r#"
 [[procedure]]

@@ -22,11 +22,15 @@ fn now() -> DateTime<Utc> {
 
 /// A demo workspace in a directory named `demo` so the title is stable.
 fn new_demo() -> (tempfile::TempDir, PathBuf) {
+    demo_of(3000)
+}
+
+fn demo_of(traces: u64) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let report = build(&DemoOptions {
         dir: tmp.path().join("demo"),
         seed: 7,
-        traces: 3000,
+        traces,
         now: now(),
     })
     .expect("demo builds");
@@ -842,4 +846,105 @@ fn palette_gate_runs_against_the_demo_server() {
     assert!(status.text.contains("v2 vs v1 → SHIP"), "{}", status.text);
     assert_eq!(h.state.gate.runs.as_ref().map(Vec::len), Some(2));
     assert_eq!(h.state.gate.selected, 0, "the newest run is selected");
+}
+
+/// `relops` on a workspace under the pinned clock, as the operator's shell would run it.
+fn cli(config: &Path, args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("relops")
+        .unwrap()
+        .env("RELOPS_NOW", NOW)
+        .env("USER", "ana")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn rollout_pane_fires_the_trigger_and_rolls_back_after_the_typed_confirmation() {
+    let (_tmp, config) = demo_of(20_000);
+    // No live feed here: the canary is judged over the seeded days, and the
+    // verification gives up after two seconds, honestly.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("window = \"30m\"", "window = \"2d\"")
+        .replace("within = \"3m\"", "within = \"2s\"");
+    std::fs::write(&config, text).unwrap();
+    serve(&config);
+    assert!(
+        cli(&config, &["runbook", "rehearse", "rollback"])
+            .status
+            .success()
+    );
+    let start = [
+        "rollout",
+        "start",
+        "canary",
+        "--release",
+        "v3",
+        "--previous",
+        "v2",
+    ];
+    assert!(cli(&config, &start).status.success());
+    cli(&config, &["rollout", "tick"]);
+    let fired = cli(&config, &["rollout", "tick"]);
+    let said = String::from_utf8_lossy(&fired.stdout);
+    assert_eq!(fired.status.code(), Some(1), "{said}");
+
+    let ws = Workspace::open(Some(&config), None, false).unwrap();
+    let now_ns = now().timestamp_nanos_opt().unwrap();
+    let mut h = Headless::open(&ws, WIDTH, 30, now_ns).expect("console opens");
+    let overview = screen(&h);
+    assert!(
+        overview.contains("TRIGGERED v3"),
+        "banner on every pane: {overview}"
+    );
+    h.press("8");
+    let pane = screen(&h);
+    for want in [
+        "TRIGGERED refusal spike: refusal_rate at",
+        "R rolls back to v2 with rollback (tested",
+        "● canary 5%",
+        "[!] refusals hold",
+        "2/2 checks",
+    ] {
+        assert!(pane.contains(want), "{want:?} in {pane}");
+    }
+    insta::assert_snapshot!("rollout_triggered", pane);
+
+    h.press("R");
+    h.type_text("v3");
+    h.press("enter");
+    assert!(
+        screen(&h).contains("not confirmed"),
+        "a wrong version runs nothing"
+    );
+    h.press("R");
+    insta::assert_snapshot!("rollout_confirm", screen(&h));
+    h.type_text("v2");
+    h.press("enter"); // the headless console runs the procedure to its end
+    let after = screen(&h);
+    for want in [
+        "ROLLED BACK",
+        "ok   1. switch the active version",
+        "HTTP 200: {\"stable\":\"v2\",\"canary\":null}",
+        "rolled back",
+        "NOT recovered",
+    ] {
+        assert!(after.contains(want), "{want:?} in {after}");
+    }
+    let audit = cli(&config, &["audit", "verify"]);
+    assert!(audit.status.success(), "{audit:?}");
+}
+
+#[test]
+fn readonly_rollout_pane_hides_and_refuses_actions() {
+    let mut h = console(true);
+    h.press("8");
+    let pane = screen(&h);
+    assert!(pane.contains("No rollout in this cache"), "{pane}");
+    assert!(!pane.contains("roll back (type"), "no action hints: {pane}");
+    h.press("R");
+    assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
 }

@@ -275,11 +275,11 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
     }
     let stage = &plan.stages[r.stage.min(plan.stages.len() - 1)];
     println!(
-        "rollout {id}: {} ({} → {}) · {:?} · stage {} of {}: {} ({} %)",
+        "rollout {id}: {} ({} → {}) · {} · stage {} of {}: {} ({} %)",
         plan.name,
         r.previous.as_deref().unwrap_or("-"),
         r.release,
-        r.state,
+        crate::tui::views::rollout::phase_word(r.state),
         r.stage + 1,
         plan.stages.len(),
         stage.name,
@@ -300,8 +300,10 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
         };
         println!("  {mark} {name}: {why}");
     }
-    for b in blockers {
-        println!("  blocks promotion: {b}");
+    if matches!(r.state, State::Running | State::Held) {
+        for b in blockers {
+            println!("  blocks promotion: {b}");
+        }
     }
     if r.state == State::Running || r.state == State::Held {
         println!("  {}", one_line(r, plan, now));

@@ -270,6 +270,11 @@ timeout = "10s"
 [[rollout]]
 name = "canary"
 rollback_procedure = "rollback"
+# The console checks the live signals this often (the demo is impatient).
+check_every = "10s"
+# After a rollback, the refusal rate of the traffic served since must come back under
+# the trigger's 4 %, over at least 60 requests, with v3 serving none of them.
+verify = {{ signals = ["refusal_rate"], within = "3m", min_requests = 60 }}
 
 [[rollout.stage]]
 name = "canary {canary_weight}%"

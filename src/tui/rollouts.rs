@@ -256,9 +256,9 @@ pub fn run_procedure(
         .map_err(|e| e.to_string())?;
     let done = runtime.block_on(job::run(conn, &job, operator, stop, |e| emit(event(e))))?;
     let summary = format!(
-        "{} of {}: {} in {:.1} s",
-        mode.as_str(),
+        "{} {}: {} in {:.1} s",
         p.name,
+        mode.as_str(),
         done.outcome,
         done.elapsed.as_secs_f64()
     );
@@ -277,9 +277,13 @@ pub fn run_procedure(
             recovered: c.recovered(),
         })
     })?;
+    let after = match (r.recovered_ns, r.rolled_back_ns) {
+        (Some(ok), Some(back)) => format!(" {:.0} s after the rollback", (ok - back) as f64 / 1e9),
+        _ => String::new(),
+    };
     match check {
         Some(c) if !c.recovered() => Err(format!("{summary}; NOT recovered: {}", c.describe())),
-        _ => Ok(format!("{summary}; signals recovered")),
+        _ => Ok(format!("{summary}; the signals recovered{after}")),
     }
 }
 

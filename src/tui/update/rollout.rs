@@ -329,3 +329,210 @@ pub(super) fn event(s: &mut State, ev: ProcEvent) -> Vec<Effect> {
     }
     Vec::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::Action;
+    use super::*;
+    use crate::rollout::machine::{Evidence, Reading, Rollout};
+    use crate::rollout::plan::tests::plan;
+    use crate::runbook::record::Tested;
+    use crate::tui::data::Loaded;
+    use crate::tui::data::rollout::ProcedureRow;
+    use crate::tui::state::RolloutState;
+    use crate::tui::update::update;
+
+    const SEC: i64 = 1_000_000_000;
+
+    fn state() -> State {
+        let ws = crate::workspace::Workspace {
+            config_path: "relops.toml".into(),
+            config: Default::default(),
+            db_path: "/nonexistent.db".into(),
+            readonly: false,
+        };
+        let keymap = std::sync::Arc::new(crate::tui::keymap::Keymap::default_map());
+        State::new(&ws, keymap, 0, ratatui::layout::Rect::new(0, 0, 120, 40))
+    }
+
+    /// A console showing a rollout of v3 over v2 whose rollback is `tested` or not.
+    fn with_rollout(tested: bool, triggered: bool) -> State {
+        let mut s = state();
+        let p = plan();
+        let mut r = Rollout::start(&p, "v3", Some("v2"), 0);
+        if triggered {
+            let mut e = Evidence::default();
+            let fail = Reading {
+                verdict: crate::drift::Verdict::Fail,
+                value: Some(0.09),
+            };
+            e.signals.insert("refusal_rate".into(), fail);
+            r.tick(&p, &e);
+            r.tick(&p, &e);
+        }
+        let view = RolloutView {
+            id: 1,
+            rollout: r,
+            plan: p,
+            procedures: vec![ProcedureRow {
+                name: "rollback".into(),
+                role: "rollback",
+                steps: 1,
+                tested: if tested {
+                    Tested::Tested { rehearsed_ns: 0 }
+                } else {
+                    Tested::Untested
+                },
+            }],
+            events: Vec::new(),
+        };
+        let _ = update(
+            &mut s,
+            Action::Loaded(Loaded::Rollout(Some(Box::new(view)))),
+        );
+        s.pane = Pane::Rollout;
+        s
+    }
+
+    fn typed(s: &mut State, text: &str) -> Vec<Effect> {
+        for c in text.chars() {
+            let _ = update(s, Action::Insert(c));
+        }
+        update(s, Action::Submit)
+    }
+
+    #[test]
+    fn the_console_checks_every_check_every_and_not_while_a_check_is_pending() {
+        let mut s = with_rollout(true, false);
+        let check = |s: &mut State, at: i64| update(s, Action::Tick(at));
+        assert_eq!(check(&mut s, 30 * SEC), [Effect::Rollout(RolloutOp::Tick)]);
+        assert!(
+            check(&mut s, 40 * SEC).is_empty(),
+            "the first is not answered"
+        );
+        let _ = update(&mut s, Action::RolloutDone(Ok("checked".into())));
+        assert!(check(&mut s, 50 * SEC).is_empty(), "30 s have not passed");
+        assert_eq!(check(&mut s, 60 * SEC), [Effect::Rollout(RolloutOp::Tick)]);
+        // A readonly console watches but never checks: a check is recorded.
+        let mut ro = with_rollout(true, false);
+        ro.readonly = true;
+        assert!(check(&mut ro, 30 * SEC).is_empty());
+    }
+
+    #[test]
+    fn a_rollback_runs_only_after_the_target_is_typed_exactly() {
+        let mut s = with_rollout(true, true);
+        assert!(s.rollout.triggered());
+        let _ = update(&mut s, Action::AskRollback);
+        assert!(matches!(&s.overlay, Overlay::Confirm(c) if c.expect == "v2"));
+        assert!(typed(&mut s, "v3").is_empty(), "the wrong version");
+        assert_eq!(s.overlay, Overlay::None);
+        assert!(s.status.as_ref().unwrap().text.contains("not confirmed"));
+
+        let _ = update(&mut s, Action::AskRollback);
+        let fx = typed(&mut s, "v2");
+        let run = Effect::RunProcedure {
+            name: "rollback".into(),
+            rollback: true,
+            allow_untested: false,
+        };
+        assert_eq!(fx, [run]);
+        assert!(s.rollout.running());
+        // One run at a time.
+        let _ = update(&mut s, Action::AskRollback);
+        assert_eq!(s.overlay, Overlay::None);
+    }
+
+    #[test]
+    fn an_untested_rollback_needs_a_second_distinct_confirmation() {
+        let mut s = with_rollout(false, true);
+        let _ = update(&mut s, Action::AskRollback);
+        assert!(matches!(&s.overlay, Overlay::Confirm(c) if c.purpose == Purpose::Untested));
+        assert!(
+            typed(&mut s, "v2").is_empty(),
+            "the target is not the answer here"
+        );
+        let _ = update(&mut s, Action::AskRollback);
+        assert!(typed(&mut s, "RUN UNTESTED").is_empty());
+        let fx = typed(&mut s, "v2");
+        assert!(matches!(
+            &fx[..],
+            [Effect::RunProcedure {
+                allow_untested: true,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_kill_is_asked_first_and_the_run_is_followed_to_its_end() {
+        let mut s = with_rollout(true, true);
+        let _ = update(&mut s, Action::AskRollback);
+        let _ = typed(&mut s, "v2");
+        let started = ProcEvent::Started {
+            index: 0,
+            name: "switch".into(),
+        };
+        let _ = update(&mut s, Action::Procedure(started));
+        let _ = update(
+            &mut s,
+            Action::Procedure(ProcEvent::Line("HTTP 200".into())),
+        );
+        assert_eq!(s.modes()[0], crate::tui::keymap::Mode::Running);
+        let _ = update(&mut s, Action::AskKill);
+        assert!(typed(&mut s, "n").is_empty(), "not killed");
+        let _ = update(&mut s, Action::AskKill);
+        assert_eq!(typed(&mut s, "y"), [Effect::Kill]);
+
+        let _ = update(
+            &mut s,
+            Action::Procedure(ProcEvent::Ask("Traffic moved?".into())),
+        );
+        assert_eq!(typed(&mut s, "yes"), [Effect::Answer(true)]);
+        let done = ProcEvent::Done(Ok("rollback run: ok".into()));
+        let fx = update(&mut s, Action::Procedure(done));
+        assert!(matches!(fx[..], [Effect::Load(Request::Rollout { .. })]));
+        let run = s.rollout.run.as_ref().unwrap();
+        assert_eq!(run.lines, ["HTTP 200"]);
+        assert!(!s.rollout.running());
+    }
+
+    #[test]
+    fn readonly_refuses_every_rollout_action() {
+        let mut s = with_rollout(true, true);
+        s.readonly = true;
+        for a in [
+            Action::RolloutCheck,
+            Action::Approve,
+            Action::Promote,
+            Action::HoldResume,
+            Action::Rehearse,
+            Action::AskRollback,
+        ] {
+            assert!(update(&mut s, a.clone()).is_empty(), "{a:?}");
+            assert_eq!(s.overlay, Overlay::None, "{a:?}");
+        }
+        let _ = RolloutState::default();
+    }
+
+    #[test]
+    fn only_manual_items_are_ticked() {
+        let mut s = with_rollout(true, false);
+        assert_eq!(
+            update(&mut s, Action::RolloutCheck),
+            [Effect::Rollout(RolloutOp::Check(
+                "dashboards reviewed".into()
+            ))]
+        );
+        let _ = update(&mut s, Action::RolloutDone(Ok("ticked".into())));
+        let _ = update(&mut s, Action::Down);
+        assert!(update(&mut s, Action::RolloutCheck).is_empty());
+        assert!(
+            s.status
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("evaluated from live signals")
+        );
+    }
+}

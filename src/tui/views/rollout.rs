@@ -99,7 +99,7 @@ fn empty(s: &State, f: &mut Frame, area: Rect) {
 
 fn title(v: &RolloutView) -> Line<'static> {
     let r = &v.rollout;
-    let state = format!("{:?}", r.state).to_uppercase();
+    let state = phase_word(r.state);
     let style = match r.state {
         Phase::Triggered => Style::new()
             .fg(Color::White)
@@ -123,6 +123,13 @@ fn title(v: &RolloutView) -> Line<'static> {
         Span::styled(format!(" {state} "), style),
         Span::raw(" "),
     ])
+}
+
+/// `RUNNING`, `ROLLED BACK`...
+pub fn phase_word(p: Phase) -> String {
+    let name = serde_json::to_value(p).ok();
+    let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+    name.replace('-', " ").to_uppercase()
 }
 
 /// The loud line a fired trigger puts on top (and, shorter, on every pane's status line).
@@ -160,10 +167,12 @@ fn stage_line(v: &RolloutView) -> Line<'static> {
             std::cmp::Ordering::Equal => ("●", widgets::title()),
             std::cmp::Ordering::Greater => ("○", widgets::dim()),
         };
-        spans.push(Span::styled(
-            format!("{mark} {} ({} %)", st.name, st.weight),
-            style,
-        ));
+        // Stages are often named for their weight already ("canary 5%").
+        let label = match st.name.contains('%') {
+            true => st.name.clone(),
+            false => format!("{} ({} %)", st.name, st.weight),
+        };
+        spans.push(Span::styled(format!("{mark} {label}"), style));
     }
     Line::from(spans)
 }
@@ -264,7 +273,12 @@ fn checklist(s: &State, v: &RolloutView) -> Vec<Line<'static>> {
     if st.triggers.is_empty() {
         lines.push(Line::styled(" none in this stage", widgets::dim()));
     }
-    if let Some(ns) = v.rollout.worst_case_to_trigger_ns(&v.plan) {
+    let watching = matches!(v.rollout.state, Phase::Running | Phase::Held);
+    if let Some(ns) = v
+        .rollout
+        .worst_case_to_trigger_ns(&v.plan)
+        .filter(|_| watching)
+    {
         lines.push(Line::styled(
             format!(
                 " worst case from a breach to the trigger: {} (checks every {})",
@@ -299,7 +313,7 @@ fn procedures(s: &State, v: &RolloutView) -> Vec<Line<'static>> {
                 widgets::warn()
             };
             Line::from(vec![
-                Span::raw(format!("{} ({}, {} steps) ", p.name, p.role, p.steps)),
+                Span::raw(format!("{} ({}, {}) ", p.name, p.role, steps(p.steps))),
                 Span::styled(p.tested.describe(s.now_ns), style),
             ])
         })
@@ -312,6 +326,13 @@ fn procedures(s: &State, v: &RolloutView) -> Vec<Line<'static>> {
         None => lines.extend(events(s, v)),
     }
     lines
+}
+
+fn steps(n: usize) -> String {
+    match n {
+        1 => "1 step".into(),
+        n => format!("{n} steps"),
+    }
 }
 
 fn run_lines(run: &RunView) -> Vec<Line<'static>> {
@@ -379,6 +400,10 @@ fn run_lines(run: &RunView) -> Vec<Line<'static>> {
     match &run.done {
         Some(Ok(text)) => lines.push(Line::styled(text.clone(), Style::new().fg(Color::Green))),
         Some(Err(e)) => lines.push(Line::styled(e.clone(), widgets::bad())),
+        None if run.rolled_back_after.is_some() => lines.push(Line::styled(
+            "verifying: waiting for the signals to recover…",
+            widgets::dim(),
+        )),
         None => lines.push(Line::styled(
             "running… x asks before killing the step",
             widgets::dim(),
