@@ -12,6 +12,7 @@ mod import;
 mod incident;
 mod inspect;
 mod replay;
+mod review;
 mod rollout;
 mod runbook;
 mod signals;
@@ -103,6 +104,11 @@ pub enum Command {
         #[command(subcommand)]
         command: runbook::RunbookCommand,
     },
+    /// Quality sampling against the rubric: sample a round, score a trace, list scores.
+    Review {
+        #[command(subcommand)]
+        command: review::ReviewCommand,
+    },
 }
 
 /// Runs the command line; the process exit code.
@@ -149,6 +155,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Audit(args)) => audit::run(&open()?, &args),
         Some(Command::Runbook { command }) => runbook::run(&open()?, &command),
         Some(Command::Rollout { command }) => rollout::run(&open()?, &command),
+        Some(Command::Review { command }) => done(review::run(&open()?, &command)),
     }
 }
 
