@@ -440,7 +440,8 @@ mod tests {
             scale: 5,
         };
         for pk in &pks[..5] {
-            super::super::store::record(&conn, *pk, "ana", 1, &[score.clone()], None).unwrap();
+            super::super::store::record(&conn, *pk, "ana", 1, std::slice::from_ref(&score), None)
+                .unwrap();
         }
         let s = draw(&conn, &rubric, "ana", 0, DAY_NS).unwrap();
         let drawn: Vec<i64> = s.items.iter().map(|i| i.trace.pk).collect();

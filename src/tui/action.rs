@@ -15,10 +15,11 @@ pub enum Pane {
     Sources,
     Incidents,
     Gate,
+    Review,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Overview,
         Pane::Traces,
         Pane::Drift,
@@ -26,6 +27,7 @@ impl Pane {
         Pane::Sources,
         Pane::Incidents,
         Pane::Gate,
+        Pane::Review,
     ];
 
     pub fn title(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Pane {
             Pane::Sources => "Sources",
             Pane::Incidents => "Incidents",
             Pane::Gate => "Gate",
+            Pane::Review => "Review",
         }
     }
 
@@ -145,6 +148,20 @@ pub enum Action {
     GateProgress(GateProgress),
     /// The running gate finished: the stored run, or why there is none.
     GateFinished(Result<GateDone, String>),
+    // Quality review.
+    /// The next (`1`) or previous (`-1`) rubric criterion.
+    Criterion(isize),
+    /// A digit: scores the selected criterion of the selected trace (0: not a score).
+    Score(u8),
+    /// `n`: a note on the selected trace.
+    EditNote,
+    /// `N`: draws the next round of traces to review.
+    NewRound,
+    /// The scores and note were stored (what the reviewer now has on the trace) or not.
+    Reviewed {
+        trace_pk: i64,
+        result: Result<crate::review::store::TraceReview, String>,
+    },
 }
 
 /// How far a running gate got: calls (case × version × attempt) done of all, and how
@@ -192,7 +209,20 @@ pub enum Effect {
         candidate: String,
         baseline: Option<String>,
     },
+    /// Stores review scores and a note; the driver answers with `Action::Reviewed`.
+    Review(Box<ReviewWrite>),
     Quit,
+}
+
+/// Scores (and a note) one reviewer gives one trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewWrite {
+    /// The trace's row id.
+    pub trace_pk: i64,
+    pub reviewer: String,
+    pub scores: Vec<crate::review::store::Score>,
+    /// `Some("")` clears the note.
+    pub note: Option<String>,
 }
 
 /// A named action: what the keymap and the palette refer to.
@@ -272,6 +302,27 @@ pub const COMMANDS: &[Command] = &[
         mutating: true,
         palette: true,
     },
+    cmd(
+        "review",
+        "show the Review pane: score sampled traces against the rubric",
+        true,
+    ),
+    cmd("new-round", "review: draw the next round of traces", true),
+    // Scores and notes are written to the cache.
+    Command {
+        name: "score",
+        about: "score the selected criterion (the digit pressed)",
+        mutating: true,
+        palette: false,
+    },
+    Command {
+        name: "note",
+        about: "a note on the trace under review",
+        mutating: true,
+        palette: false,
+    },
+    cmd("next-criterion", "review: next criterion", false),
+    cmd("prev-criterion", "review: previous criterion", false),
     cmd("toggle", "toggle the focused item", false),
     cmd("next-change", "next change in the diff", false),
     cmd("prev-change", "previous change in the diff", false),
@@ -333,6 +384,12 @@ impl Action {
             "toggle" => Action::Toggle,
             "incidents" => Action::ShowPane(Pane::Incidents),
             "gate-runs" => Action::ShowPane(Pane::Gate),
+            "review" => Action::ShowPane(Pane::Review),
+            "new-round" => Action::NewRound,
+            "score" => Action::Score(arg.trim().parse().unwrap_or(0)),
+            "note" => Action::EditNote,
+            "next-criterion" => Action::Criterion(1),
+            "prev-criterion" => Action::Criterion(-1),
             "gate" => {
                 let mut words = arg.split_whitespace().map(str::to_string);
                 Action::RunGate {
@@ -370,6 +427,10 @@ impl Action {
             Action::ShowPane(Pane::Incidents) => "incidents",
             Action::ShowPane(Pane::Gate) => "gate-runs",
             Action::RunGate { .. } => "gate",
+            Action::ShowPane(Pane::Review) => "review",
+            Action::NewRound => "new-round",
+            Action::Score(_) => "score",
+            Action::EditNote => "note",
             _ => return None,
         };
         COMMANDS.iter().find(|c| c.name == name)
@@ -400,10 +461,11 @@ mod tests {
     #[test]
     fn pane_cycle_wraps() {
         assert_eq!(Pane::Overview.cycle(1), Pane::Traces);
-        assert_eq!(Pane::Overview.cycle(-1), Pane::Gate);
+        assert_eq!(Pane::Overview.cycle(-1), Pane::Review);
         assert_eq!(Pane::Drift.cycle(1), Pane::Diff);
         assert_eq!(Pane::Sources.cycle(1), Pane::Incidents);
-        assert_eq!(Pane::Gate.cycle(1), Pane::Overview);
+        assert_eq!(Pane::Gate.cycle(1), Pane::Review);
+        assert_eq!(Pane::Review.cycle(1), Pane::Overview);
     }
 
     #[test]
@@ -421,7 +483,9 @@ mod tests {
             .filter(|c| !offered(c, true))
             .map(|c| c.name)
             .collect();
-        assert_eq!(hidden, ["replay", "case", "gate"]);
+        assert_eq!(hidden, ["replay", "case", "gate", "score", "note"]);
+        assert!(Action::Score(3).is_mutating() && Action::EditNote.is_mutating());
+        assert!(!Action::NewRound.is_mutating());
         assert!(
             Action::Replay {
                 trace_id: "t".into(),

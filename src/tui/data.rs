@@ -84,6 +84,13 @@ pub enum Request {
     GateRun {
         id: i64,
     },
+    /// A review round (see [`crate::review::sample`]).
+    ReviewSample {
+        rubric: Box<crate::review::Rubric>,
+        reviewer: String,
+        round: u32,
+        now_ns: i64,
+    },
 }
 
 /// The workspace config, shared by requests that read it; equal when it is the same one.
@@ -135,6 +142,7 @@ pub enum Loaded {
     Timeline(Box<incidents::Timeline>),
     GateRuns(Vec<gate::RunSummary>),
     GateRun(Box<gate::RunDetail>),
+    ReviewSample(Box<crate::review::sample::Sample>),
     /// A request failed; `what` names it for the status line.
     Failed {
         what: &'static str,
@@ -195,6 +203,7 @@ impl Request {
             Request::Timeline { .. } => "timeline",
             Request::GateRuns => "gate runs",
             Request::GateRun { .. } => "gate run",
+            Request::ReviewSample { .. } => "review round",
         }
     }
 }
@@ -280,6 +289,14 @@ fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
             }
         }
         Request::GateRuns => Loaded::GateRuns(gate::runs(conn)?),
+        Request::ReviewSample {
+            rubric,
+            reviewer,
+            round,
+            now_ns,
+        } => Loaded::ReviewSample(Box::new(crate::review::sample::draw(
+            conn, rubric, reviewer, *round, *now_ns,
+        )?)),
         Request::GateRun { id } => match gate::run(conn, *id)? {
             Some(r) => Loaded::GateRun(Box::new(r)),
             None => Loaded::Failed {

@@ -18,6 +18,7 @@ use super::gate::Gates;
 use super::keymap::Keymap;
 use super::loader::Loader;
 use super::replays::Replays;
+use super::review::Reviews;
 use super::state::State;
 use super::sync::BackgroundSync;
 use super::terminal::{self, Term};
@@ -52,12 +53,14 @@ async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
     let cases = Cases::new(ws, tx.clone());
     let replays = Replays::new(ws, tx.clone());
     let gates = Gates::new(ws, tx.clone());
+    let reviews = Reviews::new(ws, tx.clone());
     let _sync = BackgroundSync::start(ws, tx);
     let fx = Fx {
         loader: &loader,
         replays: &replays,
         cases: &cases,
         gates: &gates,
+        reviews: &reviews,
     };
     let size = term.size()?;
     let keymap = Arc::new(Keymap::default_map());
@@ -116,6 +119,7 @@ struct Fx<'a> {
     replays: &'a Replays,
     cases: &'a Cases,
     gates: &'a Gates,
+    reviews: &'a Reviews,
 }
 
 fn run_effects(fx: &Fx, effects: Vec<Effect>) {
@@ -133,6 +137,7 @@ fn run_effects(fx: &Fx, effects: Vec<Effect>) {
                 baseline,
             } => fx.gates.spawn(candidate, baseline),
             Effect::SaveCase(case) => fx.cases.save(case),
+            Effect::Review(w) => fx.reviews.spawn(w),
             Effect::Quit => {} // `state.quit` ends the loop
         }
     }

@@ -105,6 +105,7 @@ impl Headless {
                     done
                 }
                 Effect::SaveCase(case) => super::cases::save(&self.ws, &case),
+                Effect::Review(w) => super::review::write(&self.ws, &w),
                 Effect::Quit => continue,
             };
             queue.extend(update::update(&mut self.state, reply));

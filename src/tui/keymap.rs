@@ -28,10 +28,11 @@ pub enum Mode {
     Timeline,
     Gate,
     GateRun,
+    Review,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 14] = [
+    pub const ALL: [Mode; 15] = [
         Mode::Global,
         Mode::Overview,
         Mode::Traces,
@@ -46,6 +47,7 @@ impl Mode {
         Mode::Timeline,
         Mode::Gate,
         Mode::GateRun,
+        Mode::Review,
     ];
 
     pub fn title(self) -> &'static str {
@@ -64,6 +66,7 @@ impl Mode {
             Mode::Timeline => "Incident timeline",
             Mode::Gate => "Gate runs",
             Mode::GateRun => "Gate run cases",
+            Mode::Review => "Review (quality sampling)",
         }
     }
 }
@@ -176,6 +179,7 @@ struct File {
     timeline: Vec<Entry>,
     gate: Vec<Entry>,
     gate_run: Vec<Entry>,
+    review: Vec<Entry>,
 }
 
 /// A resolved binding, in file order.
@@ -233,6 +237,7 @@ impl Keymap {
             (Mode::Timeline, file.timeline),
             (Mode::Gate, file.gate),
             (Mode::GateRun, file.gate_run),
+            (Mode::Review, file.review),
         ];
         for (mode, entries) in modes {
             for e in entries {
@@ -267,7 +272,9 @@ impl Keymap {
     }
 
     /// The action a key press means in `modes` (searched in order), if any.
-    /// Key releases are ignored; in readonly, mutating actions are not reachable.
+    /// Key releases are ignored; in readonly, mutating actions are not reachable and
+    /// their keys mean what a less specific mode binds them to (a digit that would
+    /// score in the Review pane switches panes).
     pub fn action(&self, modes: &[Mode], ev: &KeyEvent, readonly: bool) -> Option<Action> {
         if ev.kind == KeyEventKind::Release {
             return None;
@@ -275,12 +282,15 @@ impl Keymap {
         let key = Key::from_event(ev);
         let binding = modes
             .iter()
-            .find_map(|m| self.index.get(&(*m, key)))
-            .map(|i| &self.bindings[*i])?;
-        if !offered(binding.command, readonly) {
-            return None;
-        }
-        Action::named(binding.command.name, "")
+            .filter_map(|m| self.index.get(&(*m, key)))
+            .map(|i| &self.bindings[*i])
+            .find(|b| offered(b.command, readonly))?;
+        // `score` is told which digit was pressed.
+        let arg = match key.code {
+            KeyCode::Char(c) if binding.command.name == "score" => c.to_string(),
+            _ => String::new(),
+        };
+        Action::named(binding.command.name, &arg)
     }
 
     /// Bindings of one mode that may be offered, in file order.
@@ -370,6 +380,21 @@ mod tests {
         let esc = press(KeyCode::Esc, KeyModifiers::NONE);
         let modes = [Mode::Detail, Mode::Traces, Mode::Global];
         assert_eq!(km.action(&modes, &esc, false), Some(Action::Back));
+    }
+
+    #[test]
+    fn digits_score_in_the_review_pane_and_switch_panes_when_readonly() {
+        let km = Keymap::default_map();
+        let modes = [Mode::Review, Mode::Global];
+        let four = press(KeyCode::Char('4'), KeyModifiers::NONE);
+        assert_eq!(km.action(&modes, &four, false), Some(Action::Score(4)));
+        assert_eq!(
+            km.action(&modes, &four, true),
+            Some(Action::ShowPane(super::super::action::Pane::Diff))
+        );
+        let n = press(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(km.action(&modes, &n, false), Some(Action::EditNote));
+        assert_eq!(km.action(&modes, &n, true), None);
     }
 
     #[test]

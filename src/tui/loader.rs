@@ -59,11 +59,12 @@ fn slot(req: &Request) -> usize {
         Request::GateRun { .. } => 9,
         Request::Incidents { .. } => 10,
         Request::GateRuns => 11,
+        Request::ReviewSample { .. } => 12,
     }
 }
 
 /// One more than the highest slot; the test below keeps the two in step.
-const SLOTS: usize = 12;
+const SLOTS: usize = 13;
 
 #[derive(Default)]
 struct Queue {
@@ -238,6 +239,12 @@ mod tests {
             Request::GateRun { id: 1 },
             Request::Incidents { suite: "s".into() },
             Request::GateRuns,
+            Request::ReviewSample {
+                rubric: Box::default(),
+                reviewer: "r".into(),
+                round: 0,
+                now_ns: 0,
+            },
         ];
         let mut slots: Vec<usize> = requests.iter().map(slot).collect();
         slots.sort_unstable();

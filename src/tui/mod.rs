@@ -22,6 +22,7 @@ pub mod list;
 mod loader;
 pub mod palette;
 mod replays;
+mod review;
 pub mod signals;
 pub mod state;
 mod sync;
@@ -30,7 +31,7 @@ pub mod update;
 pub mod views;
 pub mod widgets;
 
-pub use action::{Action, Effect, GateDone, GateProgress, Pane};
+pub use action::{Action, Effect, GateDone, GateProgress, Pane, ReviewWrite};
 pub use driver::run;
 pub use headless::Headless;
 pub use state::State;

@@ -32,6 +32,11 @@ pub enum Overlay {
     Versions(Picker),
     /// `R`: a regression case drafted from a trace, to edit and save.
     CaseForm(Box<CaseForm>),
+    /// `n` in the Review pane: a note on a trace (its row id).
+    Note {
+        trace_pk: i64,
+        prompt: Prompt,
+    },
 }
 
 /// The `R` form: the drafted case, which suggested assertions to keep, and the focus.
@@ -206,6 +211,39 @@ impl GateState {
     }
 }
 
+/// The Review pane: a round of sampled traces, the one under the cursor, the scores.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewState {
+    /// Who scores: the OS user, as in the audit log.
+    pub reviewer: String,
+    /// The round shown (`None` until the first one is drawn).
+    pub sample: Option<Box<crate::review::sample::Sample>>,
+    /// The round asked for; `N` asks for the next one.
+    pub round: u32,
+    pub loading: bool,
+    pub selected: usize,
+    /// Index into the rubric's criteria.
+    pub criterion: usize,
+    /// What the reviewer has stored per trace (row id), as the writer answered.
+    pub reviews: std::collections::HashMap<i64, crate::review::store::TraceReview>,
+    /// Notes written before the trace had a score: stored with its first score.
+    pub pending_notes: std::collections::HashMap<i64, String>,
+    /// The selected trace's input and output (the trace detail load).
+    pub detail: Option<Box<TraceDetail>>,
+}
+
+impl ReviewState {
+    pub fn selected_item(&self) -> Option<&crate::review::sample::Item> {
+        self.sample.as_ref()?.items.get(self.selected)
+    }
+
+    /// The selected trace's detail, once it has arrived.
+    pub fn current(&self) -> Option<&TraceDetail> {
+        let id = &self.selected_item()?.trace.id;
+        self.detail.as_deref().filter(|d| d.row.id == *id)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DetailState {
     pub trace_id: String,
@@ -232,6 +270,7 @@ pub struct State {
     pub diff: DiffState,
     pub incidents: IncidentsState,
     pub gate: GateState,
+    pub review: ReviewState,
     /// The suite directory (case files), for the incident loads.
     pub suite_dir: std::path::PathBuf,
     /// Replays started and not finished yet.
@@ -263,6 +302,10 @@ impl State {
             diff: DiffState::default(),
             incidents: IncidentsState::default(),
             gate: GateState::default(),
+            review: ReviewState {
+                reviewer: crate::audit::actor(),
+                ..ReviewState::default()
+            },
             suite_dir: ws.suite_dir(),
             replays_running: 0,
             sync_log: Default::default(),
@@ -276,7 +319,9 @@ impl State {
     pub fn modes(&self) -> Vec<Mode> {
         match (&self.overlay, self.pane, &self.detail) {
             (Overlay::Help { .. }, _, _) => vec![Mode::Help],
-            (Overlay::Filter(_) | Overlay::Palette(_), _, _) => vec![Mode::Input],
+            (Overlay::Filter(_) | Overlay::Palette(_) | Overlay::Note { .. }, _, _) => {
+                vec![Mode::Input]
+            }
             (Overlay::Versions(_), _, _) => vec![Mode::Picker],
             (Overlay::CaseForm(_), _, _) => vec![Mode::Form],
             (Overlay::None, Pane::Diff, _) => vec![Mode::Diff, Mode::Global],
@@ -292,6 +337,7 @@ impl State {
                     (None, Focus::List) => vec![Mode::Incidents, Mode::Global],
                 }
             }
+            (Overlay::None, Pane::Review, _) => vec![Mode::Review, Mode::Global],
             (Overlay::None, Pane::Gate, _) => match self.gate.focus {
                 Focus::Rows => vec![Mode::GateRun, Mode::Global],
                 Focus::List => vec![Mode::Gate, Mode::Global],

@@ -108,6 +108,11 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         } => gate::start(s, candidate, baseline),
         Action::GateProgress(p) => gate::progress(s, p),
         Action::GateFinished(result) => gate::finished(s, result),
+        Action::Criterion(step) => review::criterion(s, step),
+        Action::Score(n) => review::score(s, n),
+        Action::EditNote => review::edit_note(s),
+        Action::NewRound => review::new_round(s),
+        Action::Reviewed { trace_pk, result } => review::reviewed(s, trace_pk, result),
     }
 }
 
@@ -137,6 +142,9 @@ fn show(s: &mut State, pane: Pane) -> Vec<Effect> {
     s.overlay = Overlay::None;
     let mut fx = move_list(s, Move::By(0));
     fx.extend(pane_request(s));
+    if pane == Pane::Review {
+        fx.extend(review::show(s));
+    }
     fx
 }
 
@@ -254,6 +262,7 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
         } if g == generation => head(s, new_rows),
         Loaded::Detail(d) => {
             incidents::loaded_detail(s, &d);
+            review::loaded_detail(s, &d);
             if let Some(open) = s.detail.as_mut().filter(|o| o.trace_id == d.0.row.id) {
                 open.data = Some(d.0);
             }
@@ -265,9 +274,13 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
         Loaded::Timeline(t) => incidents::loaded_timeline(s, t),
         Loaded::GateRuns(rows) => gate::loaded(s, rows),
         Loaded::GateRun(r) => gate::loaded_run(s, r),
+        Loaded::ReviewSample(x) => review::loaded(s, x),
         Loaded::Failed { what, error } => {
             if what == "traces" {
                 s.list.pending = None;
+            }
+            if what == "review round" {
+                review::failed(s);
             }
             if what == "diff" {
                 s.diff.loading = false;
@@ -310,7 +323,7 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
             p.choice = moved(p.choice, m, 5, n);
             Vec::new()
         }
-        (Overlay::Filter(_), _) => Vec::new(),
+        (Overlay::Filter(_) | Overlay::Note { .. }, _) => Vec::new(),
         (Overlay::Versions(p), _) => {
             p.choice = moved(p.choice, m, 5, p.choices.len());
             Vec::new()
@@ -336,6 +349,7 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
         (Overlay::None, Pane::Sources) => Vec::new(),
         (Overlay::None, Pane::Incidents) => incidents::navigate(s, m),
         (Overlay::None, Pane::Gate) => gate::navigate(s, m),
+        (Overlay::None, Pane::Review) => review::navigate(s, m),
         (Overlay::None, Pane::Traces) => match &mut s.detail {
             Some(d) => {
                 let width = layout::inner(layout::areas(s.size).body).width as usize;
@@ -399,7 +413,7 @@ fn open_selection(s: &mut State) -> Vec<Effect> {
             Some(filter) => apply_filter(s, &filter),
             None => Vec::new(),
         },
-        Pane::Diff | Pane::Sources => Vec::new(),
+        Pane::Diff | Pane::Sources | Pane::Review => Vec::new(),
         Pane::Incidents => incidents::open(s),
         Pane::Gate => gate::open(s),
         Pane::Traces => {
@@ -489,6 +503,9 @@ fn prompt(s: &mut State, action: Action) -> Vec<Effect> {
     if let Overlay::CaseForm(_) = s.overlay {
         return case::form_key(s, action);
     }
+    if let Overlay::Note { .. } = s.overlay {
+        return review::note_key(s, action);
+    }
     let (Overlay::Filter(p) | Overlay::Palette(p)) = &mut s.overlay else {
         return Vec::new();
     };
@@ -557,6 +574,7 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
         match s.pane {
             Pane::Incidents => return incidents::click(s, areas.body, col, row),
             Pane::Gate => return gate::click(s, areas.body, col, row),
+            Pane::Review => return review::click(s, col, row),
             _ => {}
         }
     }
@@ -583,5 +601,6 @@ mod drift;
 mod gate;
 mod incidents;
 mod replay;
+mod review;
 #[cfg(test)]
 mod tests;
