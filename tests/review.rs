@@ -47,7 +47,7 @@ fn sample_score_and_list_on_the_demo() {
         json(&mut review(&config, &["sample", "--json"])),
         "seeded"
     );
-    let next = json(&mut review(&config, &["sample", "--json", "--round", "1"]));
+    let next = json(&mut review(&config, &["sample", "--json", "--round", "2"]));
     assert_ne!(
         sample["items"], next["items"],
         "another round, other traces"

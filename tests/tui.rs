@@ -924,7 +924,7 @@ fn review_pane_scores_a_round_and_turns_a_trace_into_a_case() {
     // `N`: the next round leaves the scored trace out.
     h.press("N");
     let next = h.state.review.sample.as_deref().expect("round two");
-    assert_eq!((next.round, next.skipped), (1, 1));
+    assert_eq!((next.round, next.skipped), (2, 1));
     assert!(next.items.iter().all(|i| i.trace.pk != pk));
 }
 

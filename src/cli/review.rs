@@ -16,8 +16,8 @@ pub enum ReviewCommand {
     /// This round's traces: every version with traffic, refusals and errors
     /// over-represented, none you already scored.
     Sample {
-        /// The round of the day: another round draws other traces.
-        #[arg(long, default_value_t = 0)]
+        /// The round of the day (from 1): another round draws other traces.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         round: u32,
         #[arg(long)]
         json: bool,

@@ -218,7 +218,8 @@ pub struct ReviewState {
     pub reviewer: String,
     /// The round shown (`None` until the first one is drawn).
     pub sample: Option<Box<crate::review::sample::Sample>>,
-    /// The round asked for; `N` asks for the next one.
+    /// The round asked for (from 1, as `relops review sample --round`); `N` asks for
+    /// the next one.
     pub round: u32,
     pub loading: bool,
     pub selected: usize,
@@ -304,6 +305,7 @@ impl State {
             gate: GateState::default(),
             review: ReviewState {
                 reviewer: crate::audit::actor(),
+                round: 1,
                 ..ReviewState::default()
             },
             suite_dir: ws.suite_dir(),

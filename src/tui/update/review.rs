@@ -38,7 +38,7 @@ pub(super) fn new_round(s: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     s.review.round += 1;
-    s.info(format!("drawing round {}…", s.review.round + 1));
+    s.info(format!("drawing round {}…", s.review.round));
     vec![request(s)]
 }
 
@@ -51,7 +51,17 @@ pub(super) fn loaded(s: &mut State, sample: Box<Sample>) -> Vec<Effect> {
     }
     r.selected = 0;
     r.criterion = 0;
+    let reserved: usize = sample.strata.iter().map(|x| x.reserved).sum();
+    let mut text = format!(
+        "round {}: {} trace(s), {reserved} reserved for refusals and errors",
+        sample.round,
+        sample.items.len()
+    );
+    if sample.skipped > 0 {
+        text.push_str(&format!("; {} scored before, left out", sample.skipped));
+    }
     r.sample = Some(sample);
+    s.info(text);
     detail_if_stale(s)
 }
 

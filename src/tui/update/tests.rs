@@ -963,7 +963,7 @@ fn reviewing() -> State {
     let fx = update(&mut s, Action::ShowPane(Pane::Review));
     assert!(matches!(
         loads(&fx)[..],
-        [Request::ReviewSample { round: 0, .. }]
+        [Request::ReviewSample { round: 1, .. }]
     ));
     let items = (1..=2)
         .map(|pk| Item {
@@ -973,7 +973,7 @@ fn reviewing() -> State {
         })
         .collect();
     let sample = Sample {
-        round: 0,
+        round: 1,
         seed: 1,
         reviewer: "ana".into(),
         window_start: None,
@@ -1079,7 +1079,7 @@ fn a_new_round_asks_for_the_next_and_readonly_refuses_scores() {
     let fx = update(&mut s, Action::NewRound);
     assert!(matches!(
         loads(&fx)[..],
-        [Request::ReviewSample { round: 1, .. }]
+        [Request::ReviewSample { round: 2, .. }]
     ));
     s.readonly = true;
     assert!(update(&mut s, Action::Score(3)).is_empty());

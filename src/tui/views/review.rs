@@ -62,7 +62,7 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
 
 fn empty(sample: &Sample, rubric: &Rubric, f: &mut Frame, area: Rect) {
     let block = Block::bordered().title(Line::styled(
-        format!(" Review · round {} ", sample.round + 1),
+        format!(" Review · round {} ", sample.round),
         widgets::title(),
     ));
     let text = vec![
@@ -117,7 +117,7 @@ fn list(r: &ReviewState, sample: &Sample, criteria: usize, f: &mut Frame, area: 
         Span::styled(" Review ", widgets::title()),
         Span::raw(format!(
             "· round {} · {done}/{} scored · {} ",
-            sample.round + 1,
+            sample.round,
             sample.items.len(),
             sample.reviewer
         )),
