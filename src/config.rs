@@ -41,6 +41,8 @@ pub struct Config {
     /// Rollout plans (`[[rollout]]`, see [`crate::rollout`]).
     #[serde(rename = "rollout")]
     pub rollouts: Vec<crate::rollout::Plan>,
+    /// Quality sampling: the review rounds and the rubric (see [`crate::review`]).
+    pub rubric: crate::review::Rubric,
 }
 
 /// What the release gate tolerates before it holds a candidate.
@@ -440,7 +442,35 @@ impl Config {
         }
         self.validate_sources(text, path)?;
         self.validate_procedures(text, path)?;
-        self.validate_rollouts(text, path)
+        self.validate_rollouts(text, path)?;
+        self.validate_rubric(text, path)
+    }
+
+    /// Scales fit single digit keys, the share is a share, criterion names are unique.
+    fn validate_rubric(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        use crate::review::Place;
+        let Err((place, message)) = self.rubric.check() else {
+            return Ok(());
+        };
+        let (offset, key) = match place {
+            Place::Rubric(key) => (text.find("[rubric]").unwrap_or(0), format!("rubric.{key}")),
+            Place::Criterion(i, key) => (
+                nth_table_offset(text, "[[rubric.criterion]]", i),
+                format!("rubric.criterion[{i}].{key}"),
+            ),
+        };
+        // Point at the key itself when it is written in its table.
+        let offset = text[offset..]
+            .find(&format!("\n{}", key.rsplit('.').next().unwrap_or_default()))
+            .map_or(offset, |at| offset + at + 1);
+        let (line, column) = line_col(text, offset);
+        Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            key,
+            message,
+        })
     }
 
     /// Each plan has stages whose items say what they read; its procedures exist.
@@ -504,7 +534,7 @@ impl Config {
                 source.check().err()
             };
             if let Some((key, message)) = problem {
-                let (line, column) = line_col(text, nth_source_offset(text, i));
+                let (line, column) = line_col(text, nth_table_offset(text, "[[source]]", i));
                 return Err(ConfigError::Invalid {
                     path: path.to_path_buf(),
                     line,
@@ -518,12 +548,12 @@ impl Config {
     }
 }
 
-/// Where the `i`th `[[source]]` table starts (0 when it cannot be found).
-fn nth_source_offset(text: &str, i: usize) -> usize {
+/// Where the `i`th `header` table (`[[source]]`) starts (0 when it cannot be found).
+fn nth_table_offset(text: &str, header: &str, i: usize) -> usize {
     let mut offset = 0;
     let mut seen = 0;
     for line in text.split_inclusive('\n') {
-        if line.trim_start().starts_with("[[source]]") {
+        if line.trim_start().starts_with(header) {
             if seen == i {
                 return offset;
             }
@@ -611,6 +641,37 @@ mod tests {
         assert!(c.demo.is_some());
         assert!(c.replay.targets.contains_key("workflow"));
         assert!(c.replay.targets.contains_key("chat"));
+        assert_eq!(c.rubric.criteria.len(), 4);
+    }
+
+    #[test]
+    fn a_bad_rubric_is_named_with_its_line_and_criterion() {
+        let text = "[rubric]\nsample = 8\n\n\
+                    [[rubric.criterion]]\nname = \"grounded\"\nscale = 5\ndescription = \"d\"\n\n\
+                    [[rubric.criterion]]\nname = \"tone\"\nscale = 12\ndescription = \"d\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("relops.toml:11:1: rubric.criterion[1].scale: criterion \"tone\""),
+            "{err}"
+        );
+        let twice = text.replace("tone", "grounded").replace("12", "3");
+        let err = parse(&twice).unwrap_err().to_string();
+        assert!(
+            err.contains("rubric.criterion[1].name: a second criterion named"),
+            "{err}"
+        );
+        let share = parse("[rubric]\nflagged_share = 1.2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            share.starts_with("relops.toml:2:1: rubric.flagged_share"),
+            "{share}"
+        );
+        let unknown =
+            "[[rubric.criterion]]\nname = \"a\"\nscale = 3\ndescription = \"d\"\nweight = 2\n";
+        let err = parse(unknown).unwrap_err().to_string();
+        assert!(err.contains("unknown field `weight`"), "{err}");
+        assert_eq!(parse("").unwrap().rubric.sample, 12);
     }
 
     #[test]

@@ -948,3 +948,101 @@ fn readonly_rollout_pane_hides_and_refuses_actions() {
     h.press("R");
     assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
 }
+
+// The Review pane: the test that scores gets a demo of its own (scores leave traces out
+// of later rounds); the reviewer is pinned so the title is stable.
+
+fn reviewer(h: &mut Headless) {
+    h.state.review.reviewer = "ana".into();
+}
+
+#[test]
+fn review_pane_scores_a_round_and_turns_a_trace_into_a_case() {
+    let (_tmp, config) = new_demo();
+    let ws = Workspace::open(Some(&config), None, false).unwrap();
+    let mut h = Headless::open(&ws, WIDTH, HEIGHT, now_ns()).unwrap();
+    reviewer(&mut h);
+    h.press("9");
+    assert_eq!(h.state.pane, Pane::Review);
+    let sample = h.state.review.sample.clone().expect("a round drawn");
+    assert_eq!(sample.items.len(), 12);
+    let versions: std::collections::BTreeSet<&str> = sample
+        .items
+        .iter()
+        .map(|i| i.trace.version.as_str())
+        .collect();
+    assert_eq!(versions.into_iter().collect::<Vec<_>>(), ["v1", "v2", "v3"]);
+    let flagged = sample.items.iter().filter(|i| !i.flags.is_empty()).count();
+    assert!(flagged >= 5, "{flagged} refusals or errors of 12");
+    assert!(h.state.review.current().is_some(), "the first trace's text");
+    insta::assert_snapshot!("review_pane", screen(&h));
+
+    // Four digits score the four criteria in turn; a note; then re-score the first.
+    for key in ["4", "5", "3", "2"] {
+        h.press(key);
+    }
+    h.press("n");
+    h.type_text("cites the order");
+    h.press("enter");
+    for _ in 0..3 {
+        h.press("h");
+    }
+    h.press("2");
+    let pk = sample.items[0].trace.pk;
+    let stored = &h.state.review.reviews[&pk];
+    let scores: Vec<(&str, u8)> = stored
+        .scores
+        .iter()
+        .map(|(c, n)| (c.as_str(), *n))
+        .collect();
+    assert_eq!(
+        scores,
+        [("grounded", 2), ("policy", 2), ("resolved", 5), ("tone", 3)]
+    );
+    assert_eq!(stored.note.as_deref(), Some("cites the order"));
+    insta::assert_snapshot!("review_pane_scored", screen(&h));
+
+    // What the weekly memo reads.
+    let conn = relops::store::open_reader(&ws.db_path).unwrap();
+    let averages = relops::review::store::averages(&conn, 0, i64::MAX).unwrap();
+    assert_eq!(averages.len(), 4);
+    assert!(
+        averages
+            .iter()
+            .all(|a| a.version == sample.items[0].trace.version && a.scores == 1)
+    );
+
+    // `R`: a regression case from the trace under review.
+    h.press("R");
+    let relops::tui::state::Overlay::CaseForm(form) = &h.state.overlay else {
+        panic!("the case form opens");
+    };
+    let source = form
+        .draft
+        .case
+        .source
+        .as_ref()
+        .expect("drafted from a trace");
+    assert_eq!(source.trace_id, sample.items[0].trace.id);
+    h.press("esc");
+
+    // `N`: the next round leaves the scored trace out.
+    h.press("N");
+    let next = h.state.review.sample.as_deref().expect("round two");
+    assert_eq!((next.round, next.skipped), (2, 1));
+    assert!(next.items.iter().all(|i| i.trace.pk != pk));
+}
+
+#[test]
+fn readonly_review_hides_scoring_and_digits_switch_panes() {
+    let mut h = console(true);
+    reviewer(&mut h);
+    h.press("9");
+    let s = screen(&h);
+    assert!(s.contains("Rubric (readonly)"), "{s}");
+    assert!(!s.contains("score the criterion"), "{s}");
+    h.press("n");
+    assert_eq!(h.state.overlay, relops::tui::state::Overlay::None);
+    h.press("4");
+    assert_eq!(h.state.pane, Pane::Diff);
+}

@@ -13,6 +13,7 @@ mod incident;
 mod inspect;
 mod replay;
 // The demo starts its rollout and rehearses its rollback through these, as the CLI does.
+mod review;
 pub(crate) mod rollout;
 pub(crate) mod runbook;
 mod signals;
@@ -104,6 +105,11 @@ pub enum Command {
         #[command(subcommand)]
         command: runbook::RunbookCommand,
     },
+    /// Quality sampling against the rubric: sample a round, score a trace, list scores.
+    Review {
+        #[command(subcommand)]
+        command: review::ReviewCommand,
+    },
 }
 
 /// Runs the command line; the process exit code.
@@ -150,6 +156,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Audit(args)) => audit::run(&open()?, &args),
         Some(Command::Runbook { command }) => runbook::run(&open()?, &command),
         Some(Command::Rollout { command }) => rollout::run(&open()?, &command),
+        Some(Command::Review { command }) => done(review::run(&open()?, &command)),
     }
 }
 

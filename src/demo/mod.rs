@@ -298,6 +298,34 @@ approvals = 1
 # yours to edit; reopening the demo only adds missing files). With the server running,
 # `relops gate --candidate v3 --baseline v2` holds and `--candidate v2 --baseline v1` ships.
 
+# Quality sampling: `relops review sample | score | list`, the Review pane (8). Each
+# round serves twelve traces of the last week, every version represented and refusals
+# and errors over-represented; digits score the selected criterion.
+[rubric]
+sample = 12
+window = "7d"
+flagged_share = 0.4
+
+[[rubric.criterion]]
+name = "grounded"
+scale = 5
+description = "every claim is supported by the retrieved documents or a tool result"
+
+[[rubric.criterion]]
+name = "resolved"
+scale = 5
+description = "the customer's request is resolved, or the next step is clear"
+
+[[rubric.criterion]]
+name = "tone"
+scale = 3
+description = "polite, concise and on brand"
+
+[[rubric.criterion]]
+name = "policy"
+scale = 2
+description = "follows the refund and privacy policy: 1 breach, 2 compliant"
+
 # Live sources: `relops sync --once | --watch`, the Sources pane (5), `relops doctor`.
 # Uncomment one to try it; assets/relops.example.toml explains every key. Secrets are
 # only ever named by their environment variable.

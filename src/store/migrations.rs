@@ -5,7 +5,14 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1_CORE, V2_SYNC, V3_AUDIT_CHAIN, V4_ROLLOUT_STATE, V5_GATE];
+const MIGRATIONS: &[&str] = &[
+    V1_CORE,
+    V2_SYNC,
+    V3_AUDIT_CHAIN,
+    V4_ROLLOUT_STATE,
+    V5_GATE,
+    V6_REVIEW,
+];
 
 /// The schema version this build writes.
 pub const LATEST: usize = MIGRATIONS.len();
@@ -290,6 +297,27 @@ ALTER TABLE cases ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE cases ADD COLUMN seen_at INTEGER;
 ALTER TABLE cases ADD COLUMN removed_at INTEGER;
 CREATE INDEX cases_incident ON cases(incident_id);
+"#;
+
+/// Quality sampling (see [`crate::review`]): one row per trace, criterion and reviewer
+/// (re-scoring replaces it), with the version the trace ran on and the scale it was
+/// scored on (a rubric may change its scale later). `trace_id` is the `traces` row id,
+/// not the OTLP trace id. The reviewer's note on the trace is kept on each of its rows.
+const V6_REVIEW: &str = r#"
+CREATE TABLE review_scores (
+    id         INTEGER PRIMARY KEY,
+    trace_id   INTEGER NOT NULL REFERENCES traces(id),
+    version_id INTEGER REFERENCES versions(id),
+    criterion  TEXT NOT NULL,
+    score      INTEGER NOT NULL,
+    scale      INTEGER NOT NULL,
+    note       TEXT,
+    reviewer   TEXT NOT NULL,
+    scored_at  INTEGER NOT NULL,
+    CHECK (score >= 1 AND score <= scale),
+    UNIQUE (trace_id, criterion, reviewer)
+);
+CREATE INDEX review_scores_scored_at ON review_scores(scored_at);
 "#;
 
 /// Brings the schema up to date; returns the version reached.

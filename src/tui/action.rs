@@ -16,10 +16,11 @@ pub enum Pane {
     Incidents,
     Gate,
     Rollout,
+    Review,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 8] = [
+    pub const ALL: [Pane; 9] = [
         Pane::Overview,
         Pane::Traces,
         Pane::Drift,
@@ -28,6 +29,7 @@ impl Pane {
         Pane::Incidents,
         Pane::Gate,
         Pane::Rollout,
+        Pane::Review,
     ];
 
     pub fn title(self) -> &'static str {
@@ -40,6 +42,7 @@ impl Pane {
             Pane::Incidents => "Incidents",
             Pane::Gate => "Gate",
             Pane::Rollout => "Rollout",
+            Pane::Review => "Review",
         }
     }
 
@@ -165,6 +168,20 @@ pub enum Action {
     RolloutDone(Result<String, String>),
     /// The procedure running from the console reported.
     Procedure(ProcEvent),
+    // Quality review.
+    /// The next (`1`) or previous (`-1`) rubric criterion.
+    Criterion(isize),
+    /// A digit: scores the selected criterion of the selected trace (0: not a score).
+    Score(u8),
+    /// `n`: a note on the selected trace.
+    EditNote,
+    /// `N`: draws the next round of traces to review.
+    NewRound,
+    /// The scores and note were stored (what the reviewer now has on the trace) or not.
+    Reviewed {
+        trace_pk: i64,
+        result: Result<crate::review::store::TraceReview, String>,
+    },
 }
 
 /// What a procedure running from the console reports, in order.
@@ -261,7 +278,20 @@ pub enum Effect {
         candidate: String,
         baseline: Option<String>,
     },
+    /// Stores review scores and a note; the driver answers with `Action::Reviewed`.
+    Review(Box<ReviewWrite>),
     Quit,
+}
+
+/// Scores (and a note) one reviewer gives one trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewWrite {
+    /// The trace's row id.
+    pub trace_pk: i64,
+    pub reviewer: String,
+    pub scores: Vec<crate::review::store::Score>,
+    /// `Some("")` clears the note.
+    pub note: Option<String>,
 }
 
 /// A named action: what the keymap and the palette refer to.
@@ -354,6 +384,19 @@ pub const COMMANDS: &[Command] = &[
         mutating: true,
         palette: false,
     },
+    cmd(
+        "review",
+        "show the Review pane: score sampled traces against the rubric",
+        true,
+    ),
+    cmd("new-round", "review: draw the next round of traces", true),
+    // Scores and notes are written to the cache.
+    Command {
+        name: "score",
+        about: "score the selected criterion (the digit pressed)",
+        mutating: true,
+        palette: false,
+    },
     Command {
         name: "approve",
         about: "rollout: approve the current stage",
@@ -385,6 +428,14 @@ pub const COMMANDS: &[Command] = &[
         palette: true,
     },
     cmd("kill", "kill the running step (asks to confirm)", false),
+    Command {
+        name: "note",
+        about: "a note on the trace under review",
+        mutating: true,
+        palette: false,
+    },
+    cmd("next-criterion", "review: next criterion", false),
+    cmd("prev-criterion", "review: previous criterion", false),
     cmd("toggle", "toggle the focused item", false),
     cmd("next-change", "next change in the diff", false),
     cmd("prev-change", "previous change in the diff", false),
@@ -454,6 +505,12 @@ impl Action {
             "rehearse" => Action::Rehearse,
             "rollback" => Action::AskRollback,
             "kill" => Action::AskKill,
+            "review" => Action::ShowPane(Pane::Review),
+            "new-round" => Action::NewRound,
+            "score" => Action::Score(arg.trim().parse().unwrap_or(0)),
+            "note" => Action::EditNote,
+            "next-criterion" => Action::Criterion(1),
+            "prev-criterion" => Action::Criterion(-1),
             "gate" => {
                 let mut words = arg.split_whitespace().map(str::to_string);
                 Action::RunGate {
@@ -499,6 +556,10 @@ impl Action {
             Action::Rehearse => "rehearse",
             Action::AskRollback => "rollback",
             Action::AskKill => "kill",
+            Action::ShowPane(Pane::Review) => "review",
+            Action::NewRound => "new-round",
+            Action::Score(_) => "score",
+            Action::EditNote => "note",
             _ => return None,
         };
         COMMANDS.iter().find(|c| c.name == name)
@@ -529,11 +590,12 @@ mod tests {
     #[test]
     fn pane_cycle_wraps() {
         assert_eq!(Pane::Overview.cycle(1), Pane::Traces);
-        assert_eq!(Pane::Overview.cycle(-1), Pane::Rollout);
+        assert_eq!(Pane::Overview.cycle(-1), Pane::Review);
         assert_eq!(Pane::Drift.cycle(1), Pane::Diff);
         assert_eq!(Pane::Sources.cycle(1), Pane::Incidents);
         assert_eq!(Pane::Gate.cycle(1), Pane::Rollout);
-        assert_eq!(Pane::Rollout.cycle(1), Pane::Overview);
+        assert_eq!(Pane::Rollout.cycle(1), Pane::Review);
+        assert_eq!(Pane::Review.cycle(1), Pane::Overview);
     }
 
     #[test]
@@ -554,10 +616,12 @@ mod tests {
         assert_eq!(
             hidden,
             [
-                "replay", "case", "gate", "check", "approve", "promote", "hold", "rehearse",
-                "rollback"
+                "replay", "case", "gate", "check", "score", "approve", "promote", "hold",
+                "rehearse", "rollback", "note"
             ]
         );
+        assert!(Action::Score(3).is_mutating() && Action::EditNote.is_mutating());
+        assert!(!Action::NewRound.is_mutating());
         assert!(
             Action::Replay {
                 trace_id: "t".into(),

@@ -89,6 +89,13 @@ pub enum Request {
     Rollout {
         config: SharedConfig,
     },
+    /// A review round (see [`crate::review::sample`]).
+    ReviewSample {
+        rubric: Box<crate::review::Rubric>,
+        reviewer: String,
+        round: u32,
+        now_ns: i64,
+    },
 }
 
 /// The workspace config, shared by requests that read it; equal when it is the same one.
@@ -141,6 +148,7 @@ pub enum Loaded {
     GateRuns(Vec<gate::RunSummary>),
     GateRun(Box<gate::RunDetail>),
     Rollout(Option<Box<rollout::RolloutView>>),
+    ReviewSample(Box<crate::review::sample::Sample>),
     /// A request failed; `what` names it for the status line.
     Failed {
         what: &'static str,
@@ -202,6 +210,7 @@ impl Request {
             Request::GateRuns => "gate runs",
             Request::GateRun { .. } => "gate run",
             Request::Rollout { .. } => "rollout",
+            Request::ReviewSample { .. } => "review round",
         }
     }
 }
@@ -287,6 +296,14 @@ fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
             }
         }
         Request::GateRuns => Loaded::GateRuns(gate::runs(conn)?),
+        Request::ReviewSample {
+            rubric,
+            reviewer,
+            round,
+            now_ns,
+        } => Loaded::ReviewSample(Box::new(crate::review::sample::draw(
+            conn, rubric, reviewer, *round, *now_ns,
+        )?)),
         Request::GateRun { id } => match gate::run(conn, *id)? {
             Some(r) => Loaded::GateRun(Box::new(r)),
             None => Loaded::Failed {

@@ -18,6 +18,7 @@ use super::gate::Gates;
 use super::keymap::Keymap;
 use super::loader::Loader;
 use super::replays::Replays;
+use super::review::Reviews;
 use super::rollouts::Rollouts;
 use super::state::State;
 use super::sync::BackgroundSync;
@@ -54,6 +55,7 @@ async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
     let replays = Replays::new(ws, tx.clone());
     let gates = Gates::new(ws, tx.clone());
     let rollouts = Rollouts::new(ws, tx.clone());
+    let reviews = Reviews::new(ws, tx.clone());
     let _sync = BackgroundSync::start(ws, tx);
     let fx = Fx {
         loader: &loader,
@@ -61,6 +63,7 @@ async fn event_loop(ws: &Workspace, term: &mut Term) -> Result<()> {
         cases: &cases,
         gates: &gates,
         rollouts: &rollouts,
+        reviews: &reviews,
     };
     let size = term.size()?;
     let keymap = Arc::new(Keymap::default_map());
@@ -120,6 +123,7 @@ struct Fx<'a> {
     cases: &'a Cases,
     gates: &'a Gates,
     rollouts: &'a Rollouts,
+    reviews: &'a Reviews,
 }
 
 fn run_effects(fx: &Fx, effects: Vec<Effect>) {
@@ -145,6 +149,7 @@ fn run_effects(fx: &Fx, effects: Vec<Effect>) {
             } => fx.rollouts.run(name, rollback, allow_untested),
             Effect::Answer(yes) => fx.rollouts.answer(yes),
             Effect::Kill => fx.rollouts.kill(),
+            Effect::Review(w) => fx.reviews.spawn(w),
             Effect::Quit => {} // `state.quit` ends the loop
         }
     }

@@ -30,10 +30,11 @@ pub enum Mode {
     GateRun,
     Rollout,
     Running,
+    Review,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 16] = [
+    pub const ALL: [Mode; 17] = [
         Mode::Global,
         Mode::Overview,
         Mode::Traces,
@@ -50,6 +51,7 @@ impl Mode {
         Mode::GateRun,
         Mode::Rollout,
         Mode::Running,
+        Mode::Review,
     ];
 
     pub fn title(self) -> &'static str {
@@ -70,6 +72,7 @@ impl Mode {
             Mode::GateRun => "Gate run cases",
             Mode::Rollout => "Rollout checklist",
             Mode::Running => "A procedure running (Rollout pane)",
+            Mode::Review => "Review (quality sampling)",
         }
     }
 }
@@ -184,6 +187,7 @@ struct File {
     gate_run: Vec<Entry>,
     rollout: Vec<Entry>,
     running: Vec<Entry>,
+    review: Vec<Entry>,
 }
 
 /// A resolved binding, in file order.
@@ -243,6 +247,7 @@ impl Keymap {
             (Mode::GateRun, file.gate_run),
             (Mode::Rollout, file.rollout),
             (Mode::Running, file.running),
+            (Mode::Review, file.review),
         ];
         for (mode, entries) in modes {
             for e in entries {
@@ -277,7 +282,9 @@ impl Keymap {
     }
 
     /// The action a key press means in `modes` (searched in order), if any.
-    /// Key releases are ignored; in readonly, mutating actions are not reachable.
+    /// Key releases are ignored; in readonly, mutating actions are not reachable and
+    /// their keys mean what a less specific mode binds them to (a digit that would
+    /// score in the Review pane switches panes).
     pub fn action(&self, modes: &[Mode], ev: &KeyEvent, readonly: bool) -> Option<Action> {
         if ev.kind == KeyEventKind::Release {
             return None;
@@ -285,12 +292,15 @@ impl Keymap {
         let key = Key::from_event(ev);
         let binding = modes
             .iter()
-            .find_map(|m| self.index.get(&(*m, key)))
-            .map(|i| &self.bindings[*i])?;
-        if !offered(binding.command, readonly) {
-            return None;
-        }
-        Action::named(binding.command.name, "")
+            .filter_map(|m| self.index.get(&(*m, key)))
+            .map(|i| &self.bindings[*i])
+            .find(|b| offered(b.command, readonly))?;
+        // `score` is told which digit was pressed.
+        let arg = match key.code {
+            KeyCode::Char(c) if binding.command.name == "score" => c.to_string(),
+            _ => String::new(),
+        };
+        Action::named(binding.command.name, &arg)
     }
 
     /// Bindings of one mode that may be offered, in file order.
@@ -380,6 +390,21 @@ mod tests {
         let esc = press(KeyCode::Esc, KeyModifiers::NONE);
         let modes = [Mode::Detail, Mode::Traces, Mode::Global];
         assert_eq!(km.action(&modes, &esc, false), Some(Action::Back));
+    }
+
+    #[test]
+    fn digits_score_in_the_review_pane_and_switch_panes_when_readonly() {
+        let km = Keymap::default_map();
+        let modes = [Mode::Review, Mode::Global];
+        let four = press(KeyCode::Char('4'), KeyModifiers::NONE);
+        assert_eq!(km.action(&modes, &four, false), Some(Action::Score(4)));
+        assert_eq!(
+            km.action(&modes, &four, true),
+            Some(Action::ShowPane(super::super::action::Pane::Diff))
+        );
+        let n = press(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(km.action(&modes, &n, false), Some(Action::EditNote));
+        assert_eq!(km.action(&modes, &n, true), None);
     }
 
     #[test]

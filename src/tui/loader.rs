@@ -60,11 +60,12 @@ fn slot(req: &Request) -> usize {
         Request::Incidents { .. } => 10,
         Request::GateRuns => 11,
         Request::Rollout { .. } => 12,
+        Request::ReviewSample { .. } => 13,
     }
 }
 
 /// One more than the highest slot; the test below keeps the two in step.
-const SLOTS: usize = 13;
+const SLOTS: usize = 14;
 
 #[derive(Default)]
 struct Queue {
@@ -241,6 +242,12 @@ mod tests {
             Request::GateRuns,
             Request::Rollout {
                 config: SharedConfig(Default::default()),
+            },
+            Request::ReviewSample {
+                rubric: Box::default(),
+                reviewer: "r".into(),
+                round: 0,
+                now_ns: 0,
             },
         ];
         let mut slots: Vec<usize> = requests.iter().map(slot).collect();

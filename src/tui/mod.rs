@@ -22,6 +22,7 @@ pub mod list;
 mod loader;
 pub mod palette;
 mod replays;
+mod review;
 mod rollouts;
 pub mod signals;
 pub mod state;
@@ -31,7 +32,7 @@ pub mod update;
 pub mod views;
 pub mod widgets;
 
-pub use action::{Action, Effect, GateDone, GateProgress, Pane};
+pub use action::{Action, Effect, GateDone, GateProgress, Pane, ReviewWrite};
 pub use driver::run;
 pub use headless::Headless;
 pub use state::State;

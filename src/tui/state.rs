@@ -32,6 +32,11 @@ pub enum Overlay {
     Versions(Picker),
     /// `R`: a regression case drafted from a trace, to edit and save.
     CaseForm(Box<CaseForm>),
+    /// `n` in the Review pane: a note on a trace (its row id).
+    Note {
+        trace_pk: i64,
+        prompt: Prompt,
+    },
     /// A typed confirmation before something changes production.
     Confirm(Confirm),
 }
@@ -287,6 +292,40 @@ pub struct StepLine {
     pub millis: u64,
 }
 
+/// The Review pane: a round of sampled traces, the one under the cursor, the scores.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewState {
+    /// Who scores: the OS user, as in the audit log.
+    pub reviewer: String,
+    /// The round shown (`None` until the first one is drawn).
+    pub sample: Option<Box<crate::review::sample::Sample>>,
+    /// The round asked for (from 1, as `relops review sample --round`); `N` asks for
+    /// the next one.
+    pub round: u32,
+    pub loading: bool,
+    pub selected: usize,
+    /// Index into the rubric's criteria.
+    pub criterion: usize,
+    /// What the reviewer has stored per trace (row id), as the writer answered.
+    pub reviews: std::collections::HashMap<i64, crate::review::store::TraceReview>,
+    /// Notes written before the trace had a score: stored with its first score.
+    pub pending_notes: std::collections::HashMap<i64, String>,
+    /// The selected trace's input and output (the trace detail load).
+    pub detail: Option<Box<TraceDetail>>,
+}
+
+impl ReviewState {
+    pub fn selected_item(&self) -> Option<&crate::review::sample::Item> {
+        self.sample.as_ref()?.items.get(self.selected)
+    }
+
+    /// The selected trace's detail, once it has arrived.
+    pub fn current(&self) -> Option<&TraceDetail> {
+        let id = &self.selected_item()?.trace.id;
+        self.detail.as_deref().filter(|d| d.row.id == *id)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DetailState {
     pub trace_id: String,
@@ -314,6 +353,7 @@ pub struct State {
     pub incidents: IncidentsState,
     pub gate: GateState,
     pub rollout: RolloutState,
+    pub review: ReviewState,
     /// The suite directory (case files), for the incident loads.
     pub suite_dir: std::path::PathBuf,
     /// Replays started and not finished yet.
@@ -346,6 +386,11 @@ impl State {
             incidents: IncidentsState::default(),
             gate: GateState::default(),
             rollout: RolloutState::default(),
+            review: ReviewState {
+                reviewer: crate::audit::actor(),
+                round: 1,
+                ..ReviewState::default()
+            },
             suite_dir: ws.suite_dir(),
             replays_running: 0,
             sync_log: Default::default(),
@@ -359,7 +404,9 @@ impl State {
     pub fn modes(&self) -> Vec<Mode> {
         match (&self.overlay, self.pane, &self.detail) {
             (Overlay::Help { .. }, _, _) => vec![Mode::Help],
-            (Overlay::Filter(_) | Overlay::Palette(_), _, _) => vec![Mode::Input],
+            (Overlay::Filter(_) | Overlay::Palette(_) | Overlay::Note { .. }, _, _) => {
+                vec![Mode::Input]
+            }
             (Overlay::Versions(_), _, _) => vec![Mode::Picker],
             (Overlay::CaseForm(_), _, _) => vec![Mode::Form],
             (Overlay::Confirm(_), _, _) => vec![Mode::Input],
@@ -380,6 +427,7 @@ impl State {
                     (None, Focus::List) => vec![Mode::Incidents, Mode::Global],
                 }
             }
+            (Overlay::None, Pane::Review, _) => vec![Mode::Review, Mode::Global],
             (Overlay::None, Pane::Gate, _) => match self.gate.focus {
                 Focus::Rows => vec![Mode::GateRun, Mode::Global],
                 Focus::List => vec![Mode::Gate, Mode::Global],

@@ -117,6 +117,11 @@ pub fn update(s: &mut State, action: Action) -> Vec<Effect> {
         Action::AskKill => rollout::ask_kill(s),
         Action::RolloutDone(result) => rollout::done(s, result),
         Action::Procedure(ev) => rollout::event(s, ev),
+        Action::Criterion(step) => review::criterion(s, step),
+        Action::Score(n) => review::score(s, n),
+        Action::EditNote => review::edit_note(s),
+        Action::NewRound => review::new_round(s),
+        Action::Reviewed { trace_pk, result } => review::reviewed(s, trace_pk, result),
     }
 }
 
@@ -146,6 +151,9 @@ fn show(s: &mut State, pane: Pane) -> Vec<Effect> {
     s.overlay = Overlay::None;
     let mut fx = move_list(s, Move::By(0));
     fx.extend(pane_request(s));
+    if pane == Pane::Review {
+        fx.extend(review::show(s));
+    }
     fx
 }
 
@@ -268,6 +276,7 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
         } if g == generation => head(s, new_rows),
         Loaded::Detail(d) => {
             incidents::loaded_detail(s, &d);
+            review::loaded_detail(s, &d);
             if let Some(open) = s.detail.as_mut().filter(|o| o.trace_id == d.0.row.id) {
                 open.data = Some(d.0);
             }
@@ -280,9 +289,13 @@ fn loaded(s: &mut State, l: Loaded) -> Vec<Effect> {
         Loaded::GateRuns(rows) => gate::loaded(s, rows),
         Loaded::GateRun(r) => gate::loaded_run(s, r),
         Loaded::Rollout(view) => rollout::loaded(s, view),
+        Loaded::ReviewSample(x) => review::loaded(s, x),
         Loaded::Failed { what, error } => {
             if what == "traces" {
                 s.list.pending = None;
+            }
+            if what == "review round" {
+                review::failed(s);
             }
             if what == "diff" {
                 s.diff.loading = false;
@@ -325,7 +338,7 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
             p.choice = moved(p.choice, m, 5, n);
             Vec::new()
         }
-        (Overlay::Filter(_), _) => Vec::new(),
+        (Overlay::Filter(_) | Overlay::Note { .. }, _) => Vec::new(),
         (Overlay::Versions(p), _) => {
             p.choice = moved(p.choice, m, 5, p.choices.len());
             Vec::new()
@@ -353,6 +366,7 @@ fn navigate(s: &mut State, m: Move) -> Vec<Effect> {
         (Overlay::None, Pane::Gate) => gate::navigate(s, m),
         (Overlay::None, Pane::Rollout) => rollout::navigate(s, m),
         (Overlay::Confirm(_), _) => Vec::new(),
+        (Overlay::None, Pane::Review) => review::navigate(s, m),
         (Overlay::None, Pane::Traces) => match &mut s.detail {
             Some(d) => {
                 let width = layout::inner(layout::areas(s.size).body).width as usize;
@@ -416,7 +430,7 @@ fn open_selection(s: &mut State) -> Vec<Effect> {
             Some(filter) => apply_filter(s, &filter),
             None => Vec::new(),
         },
-        Pane::Diff | Pane::Sources | Pane::Rollout => Vec::new(),
+        Pane::Diff | Pane::Sources | Pane::Rollout | Pane::Review => Vec::new(),
         Pane::Incidents => incidents::open(s),
         Pane::Gate => gate::open(s),
         Pane::Traces => {
@@ -509,6 +523,9 @@ fn prompt(s: &mut State, action: Action) -> Vec<Effect> {
     if let Overlay::Confirm(_) = s.overlay {
         return rollout::confirm_key(s, action);
     }
+    if let Overlay::Note { .. } = s.overlay {
+        return review::note_key(s, action);
+    }
     let (Overlay::Filter(p) | Overlay::Palette(p)) = &mut s.overlay else {
         return Vec::new();
     };
@@ -577,6 +594,7 @@ fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
         match s.pane {
             Pane::Incidents => return incidents::click(s, areas.body, col, row),
             Pane::Gate => return gate::click(s, areas.body, col, row),
+            Pane::Review => return review::click(s, col, row),
             _ => {}
         }
     }
@@ -603,6 +621,7 @@ mod drift;
 mod gate;
 mod incidents;
 mod replay;
+mod review;
 mod rollout;
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,9 @@ pub(super) fn selected(s: &State) -> Option<(String, String)> {
     if s.pane == Pane::Incidents {
         return super::incidents::selected_trace(s).map(|(id, version, _)| (id, version));
     }
+    if s.pane == Pane::Review {
+        return super::review::selected_trace(s);
+    }
     if s.pane != Pane::Traces {
         return None;
     }

@@ -275,6 +275,9 @@ fn tab_cycles_panes_and_numbers_jump() {
     let fx = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Rollout);
     assert!(matches!(loads(&fx)[..], [Request::Rollout { .. }]));
+    let fx = update(&mut s, Action::NextPane);
+    assert_eq!(s.pane, Pane::Review);
+    assert!(matches!(loads(&fx)[..], [Request::ReviewSample { .. }]));
     let _ = update(&mut s, Action::NextPane);
     assert_eq!(s.pane, Pane::Overview);
     let _ = update(&mut s, Action::ShowPane(Pane::Traces));
@@ -945,4 +948,148 @@ fn clicks_select_gate_runs_and_cases() {
     assert_eq!(s.gate.cursor, 0);
     let fx = update(&mut s, Action::Click { col: 10, row: 8 });
     assert!(matches!(loads(&fx)[..], [Request::Diff { .. }]));
+}
+
+// The Review pane.
+
+use crate::review::sample::{Item, Sample};
+use crate::review::store::TraceReview;
+
+/// The Review pane on a drawn round of two traces, with a two-criterion rubric.
+fn reviewing() -> State {
+    let mut s = state();
+    let mut config = crate::config::Config::default();
+    let criterion = |name: &str, scale| crate::review::Criterion {
+        name: name.into(),
+        scale,
+        description: String::new(),
+    };
+    config.rubric.criteria = vec![criterion("grounded", 5), criterion("tone", 3)];
+    s.config = crate::tui::data::SharedConfig(Arc::new(config));
+    let fx = update(&mut s, Action::ShowPane(Pane::Review));
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::ReviewSample { round: 1, .. }]
+    ));
+    let items = (1..=2)
+        .map(|pk| Item {
+            trace: fixtures::trace_row(pk, pk),
+            flags: Vec::new(),
+            reserved: false,
+        })
+        .collect();
+    let sample = Sample {
+        round: 1,
+        seed: 1,
+        reviewer: "ana".into(),
+        window_start: None,
+        window_end: None,
+        requested: 2,
+        flagged_share: 0.4,
+        skipped: 0,
+        strata: Vec::new(),
+        items,
+    };
+    let fx = update(
+        &mut s,
+        Action::Loaded(Loaded::ReviewSample(Box::new(sample))),
+    );
+    assert!(
+        matches!(loads(&fx)[..], [Request::Detail { .. }]),
+        "the trace's text"
+    );
+    s
+}
+
+fn review_write(fx: &[Effect]) -> &crate::tui::action::ReviewWrite {
+    match fx {
+        [Effect::Review(w)] => w,
+        other => panic!("expected one review write: {other:?}"),
+    }
+}
+
+#[test]
+fn a_digit_scores_the_selected_criterion_and_moves_to_the_next() {
+    let mut s = reviewing();
+    let fx = update(&mut s, Action::Score(4));
+    let w = review_write(&fx);
+    let got = (
+        w.trace_pk,
+        w.scores[0].criterion.as_str(),
+        w.scores[0].score,
+    );
+    assert_eq!((got, w.scores[0].scale), ((1, "grounded", 4), 5));
+    assert_eq!(s.review.criterion, 1);
+    // `tone` is scored 1..=3: a 4 is refused, naming the criterion.
+    assert!(update(&mut s, Action::Score(4)).is_empty());
+    let status = s.status.clone().unwrap();
+    assert!(
+        status.error && status.text.contains("tone: 4 is outside 1..=3"),
+        "{status:?}"
+    );
+    // The writer's answer is what the pane shows.
+    let stored = TraceReview {
+        scores: [("grounded".to_string(), 4)].into(),
+        note: None,
+    };
+    let result = Ok(stored.clone());
+    update(
+        &mut s,
+        Action::Reviewed {
+            trace_pk: 1,
+            result,
+        },
+    );
+    assert_eq!(s.review.reviews[&1], stored);
+    // Moving on asks for the next trace's text.
+    let fx = update(&mut s, Action::Down);
+    assert!(matches!(loads(&fx)[..], [Request::Detail { trace_id }] if trace_id.ends_with('2')));
+}
+
+#[test]
+fn a_note_before_the_first_score_goes_with_it() {
+    let mut s = reviewing();
+    update(&mut s, Action::EditNote);
+    for c in "vague".chars() {
+        update(&mut s, Action::Insert(c));
+    }
+    assert!(
+        update(&mut s, Action::Submit).is_empty(),
+        "kept until scored"
+    );
+    let fx = update(&mut s, Action::Score(2));
+    assert_eq!(review_write(&fx).note.as_deref(), Some("vague"));
+    let stored = TraceReview {
+        scores: [("grounded".to_string(), 2)].into(),
+        note: Some("vague".into()),
+    };
+    update(
+        &mut s,
+        Action::Reviewed {
+            trace_pk: 1,
+            result: Ok(stored),
+        },
+    );
+    // Once scored, a note is stored at once.
+    update(&mut s, Action::EditNote);
+    update(&mut s, Action::Insert('!'));
+    let fx = update(&mut s, Action::Submit);
+    let w = review_write(&fx);
+    assert!(w.scores.is_empty());
+    assert_eq!(w.note.as_deref(), Some("vague!"));
+}
+
+#[test]
+fn a_new_round_asks_for_the_next_and_readonly_refuses_scores() {
+    let mut s = reviewing();
+    let fx = update(&mut s, Action::NewRound);
+    assert!(matches!(
+        loads(&fx)[..],
+        [Request::ReviewSample { round: 2, .. }]
+    ));
+    s.readonly = true;
+    assert!(update(&mut s, Action::Score(3)).is_empty());
+    assert!(s.status.as_ref().unwrap().error);
+    assert!(update(&mut s, Action::EditNote).is_empty());
+    assert_eq!(s.overlay, Overlay::None);
 }

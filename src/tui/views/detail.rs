@@ -168,7 +168,8 @@ fn tool_calls(d: &TraceDetail, out: &mut Vec<Line<'static>>) {
     }
 }
 
-fn text_section(title: &str, text: Option<&str>, width: usize, out: &mut Vec<Line<'static>>) {
+/// A titled block of text, hard-wrapped at `width` (`(none)` when empty).
+pub fn text_section(title: &str, text: Option<&str>, width: usize, out: &mut Vec<Line<'static>>) {
     out.push(Line::default());
     out.push(Line::styled(title.to_string(), widgets::title()));
     let Some(text) = text.filter(|t| !t.is_empty()) else {

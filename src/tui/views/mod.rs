@@ -10,6 +10,7 @@ pub mod help;
 pub mod incidents;
 pub mod overview;
 pub mod palette;
+pub mod review;
 pub mod rollout;
 pub mod sources;
 pub mod traces;
@@ -41,6 +42,7 @@ pub fn draw(s: &State, f: &mut Frame) {
         (Pane::Incidents, _) => incidents::draw(s, f, areas.body),
         (Pane::Gate, _) => gate::draw(s, f, areas.body),
         (Pane::Rollout, _) => rollout::draw(s, f, areas.body),
+        (Pane::Review, _) => review::draw(s, f, areas.body),
     }
     status(s, f, areas.status);
     footer(s, f, areas.footer);
@@ -54,7 +56,7 @@ fn overlays(s: &State, f: &mut Frame, areas: Areas) {
         Overlay::Versions(p) => diff::picker(p, f, areas.body),
         Overlay::CaseForm(form) => case_form::draw(form, f, areas.body),
         Overlay::Confirm(c) => rollout::confirm(c, f, areas.body),
-        Overlay::Filter(_) | Overlay::None => {}
+        Overlay::Filter(_) | Overlay::Note { .. } | Overlay::None => {}
     }
 }
 
@@ -104,28 +106,39 @@ pub fn freshness(s: &State) -> Vec<Span<'static>> {
     vec![Span::styled(text, style), Span::raw(" ")]
 }
 
-/// Prompts while typing; otherwise the latest message.
-fn status(s: &State, f: &mut Frame, area: Rect) {
-    let line = match &s.overlay {
-        Overlay::Filter(p) => prompt_line(
+/// The prompt being typed into: its sigil, text and placeholder.
+fn prompt(s: &State) -> Option<(&'static str, &str, &'static str)> {
+    match &s.overlay {
+        Overlay::Filter(p) => Some((
             "/",
             &p.text,
             "filter: v:v3 refusal error tool status:ok since:1h words",
-        ),
-        Overlay::Palette(p) => prompt_line(":", &p.text, "command (Tab completes)"),
-        _ => match &s.status {
-            // A fired trigger is louder than any message but an error.
-            Some(st) if st.error => Line::styled(st.text.clone(), widgets::bad()),
-            _ if s.pane != Pane::Rollout && rollout::status_banner(s).is_some() => {
-                rollout::status_banner(s).unwrap_or_default()
-            }
-            Some(st) => Line::raw(st.text.clone()),
-            None => Line::default(),
-        },
+        )),
+        Overlay::Palette(p) => Some((":", &p.text, "command (Tab completes)")),
+        Overlay::Note { prompt, .. } => Some((
+            "note: ",
+            &prompt.text,
+            "a note on this trace (Enter keeps it, Esc cancels)",
+        )),
+        _ => None,
+    }
+}
+
+/// Prompts while typing; otherwise the latest message.
+fn status(s: &State, f: &mut Frame, area: Rect) {
+    let line = match (prompt(s), &s.status) {
+        (Some((sigil, text, placeholder)), _) => prompt_line(sigil, text, placeholder),
+        (None, Some(st)) if st.error => Line::styled(st.text.clone(), widgets::bad()),
+        // A fired trigger is louder than any message but an error.
+        (None, _) if s.pane != Pane::Rollout && rollout::status_banner(s).is_some() => {
+            rollout::status_banner(s).unwrap_or_default()
+        }
+        (None, Some(st)) => Line::raw(st.text.clone()),
+        (None, None) => Line::default(),
     };
     f.render_widget(Paragraph::new(line), area);
-    if let Overlay::Filter(p) | Overlay::Palette(p) = &s.overlay {
-        let x = area.x + 1 + p.text.chars().count() as u16;
+    if let Some((sigil, text, _)) = prompt(s) {
+        let x = area.x + (sigil.chars().count() + text.chars().count()) as u16;
         f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
     }
 }
