@@ -64,7 +64,13 @@ impl Chart {
         let top = nice_ceil(max);
         let n = self.lines.iter().map(|l| l.points.len()).max().unwrap_or(0);
         let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
-        let x = |i: usize| LEFT + if n > 1 { pw * i as f64 / (n - 1) as f64 } else { 0.0 };
+        let x = |i: usize| {
+            LEFT + if n > 1 {
+                pw * i as f64 / (n - 1) as f64
+            } else {
+                0.0
+            }
+        };
         let y = |v: f64| TOP + ph * (1.0 - (v / top).clamp(0.0, 1.0));
         let mut s = String::new();
         let _ = writeln!(

@@ -164,6 +164,11 @@ impl Rendered {
     }
 }
 
+/// `1 fire`, `3 fires`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Escapes a Markdown table cell.
 pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -215,7 +220,10 @@ mod tests {
             r.markdown_with(Some("weekly"))
                 .contains("![refusal rate per version](weekly-refusal_rate.svg)")
         );
-        assert!(r.markdown_with(None).contains("<!-- charts are written only"));
+        assert!(
+            r.markdown_with(None)
+                .contains("<!-- charts are written only")
+        );
         let dir = tempfile::tempdir().unwrap();
         let paths = r.write(&dir.path().join("w/weekly.md")).unwrap();
         assert_eq!(paths.len(), 2);

@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use super::ratchet::{self, Direction, Event, Judged, MarginPlan, Point, Proposal, Track, num};
 use super::sections::{self, CaseAttempt, CaseLine, PairVerdict, Traffic, VersionLine};
-use super::{CHARTS_MARK, Ctx, DAY_NS, HOUR_NS, Recommendation, Rendered, Span, cell, short};
+use super::{
+    CHARTS_MARK, Ctx, DAY_NS, HOUR_NS, Recommendation, Rendered, Span, cell, plural, short,
+};
 use crate::drift::catalogue::{self, Measure, Worse};
 use crate::drift::stats::{self, Statistic};
 use crate::drift::{self, DriftRequest, Verdict};
@@ -259,7 +261,12 @@ fn reading(signal: &str, reqs: &[Req]) -> Option<f64> {
     Some(stat.of(&values))
 }
 
-fn load_requests(conn: &Connection, version: i64, from: i64, to: i64) -> rusqlite::Result<Vec<Req>> {
+fn load_requests(
+    conn: &Connection,
+    version: i64,
+    from: i64,
+    to: i64,
+) -> rusqlite::Result<Vec<Req>> {
     let mut stmt = conn.prepare_cached(
         "SELECT start_ns, duration_ms, cost_usd, refusal, safety_events > 0, tool_errors,
                 tool_calls, retrieval_empty, retrievals
@@ -292,9 +299,13 @@ fn tracks(
     let mut out = Vec::new();
     for v in versions {
         let key = (v.row.rowid, window);
-        if !cache.contains_key(&key) {
-            let reqs = load_requests(ctx.conn, v.row.rowid, span.from_ns - window, span.to_ns)?;
-            cache.insert(key, reqs);
+        if let std::collections::btree_map::Entry::Vacant(e) = cache.entry(key) {
+            e.insert(load_requests(
+                ctx.conn,
+                v.row.rowid,
+                span.from_ns - window,
+                span.to_ns,
+            )?);
         }
         let reqs = &cache[&key];
         let points = (1..=checks)
@@ -341,9 +352,8 @@ fn triggers(
                 let supported = rate_index(&t.signal).is_some() || sample_stat(&t.signal).is_some();
                 match t.above {
                     None => {
-                        p.note = Some(
-                            "fires on the drift verdict: see the drift margins below".into(),
-                        )
+                        p.note =
+                            Some("fires on the drift verdict: see the drift margins below".into())
                     }
                     Some(_) if !supported => {
                         p.note = Some(format!(
@@ -352,7 +362,13 @@ fn triggers(
                         ))
                     }
                     Some(above) => {
-                        let tr = tracks(ctx, versions, &t.signal, stage.window.as_nanos(), &mut cache)?;
+                        let tr = tracks(
+                            ctx,
+                            versions,
+                            &t.signal,
+                            stage.window.as_nanos(),
+                            &mut cache,
+                        )?;
                         let trig = ratchet::Trigger {
                             above,
                             consecutive: t.consecutive,
@@ -405,7 +421,13 @@ fn margins(ctx: &Ctx, events: &[Event]) -> Vec<MarginLine> {
                 return None;
             }
             let current = settings
-                .and_then(|s| if setting == "margin" { s.margin } else { s.ratio })
+                .and_then(|s| {
+                    if setting == "margin" {
+                        s.margin
+                    } else {
+                        s.ratio
+                    }
+                })
                 .unwrap_or(sig.threshold);
             let mut judged = Vec::new();
             let mut ns = Vec::new();
@@ -439,7 +461,10 @@ fn margins(ctx: &Ctx, events: &[Event]) -> Vec<MarginLine> {
                 ns.sort_unstable();
                 base_rates.sort_by(f64::total_cmp);
                 let median_n = ns.get(ns.len() / 2).copied().unwrap_or(0);
-                let p = base_rates.get(base_rates.len() / 2).copied().unwrap_or(0.01);
+                let p = base_rates
+                    .get(base_rates.len() / 2)
+                    .copied()
+                    .unwrap_or(0.01);
                 let need = stats::min_sample_rate(
                     p,
                     plan.proposal.value,
@@ -491,7 +516,11 @@ fn recommend(
             continue;
         }
         let after = p.fires_after.map_or(String::new(), |(f, r)| {
-            format!("; at {} it would have fired {f} times ({r} real)", num(p.value))
+            format!(
+                "; at {} it would have fired {} ({r} real)",
+                num(p.value),
+                plural(f, "time", "times")
+            )
         });
         recs.push(Recommendation {
             area: "threshold",
@@ -505,9 +534,14 @@ fn recommend(
                 num(p.value)
             ),
             evidence: format!(
-                "backtest over {} days of hourly checks on the trailing {}: {} fires ({} real, {} \
+                "backtest over {} days of hourly checks on the trailing {}: {} ({} real, {} \
                  noise); {}{after}",
-                m.period.days, t.window, bt.fires.len(), bt.real, bt.noise, p.why
+                m.period.days,
+                t.window,
+                plural(bt.fires.len(), "fire", "fires"),
+                bt.real,
+                bt.noise,
+                p.why
             ),
             refs: vec![format!("[[rollout]] {} / stage {}", t.plan, t.stage)],
         });
@@ -528,10 +562,19 @@ fn recommend(
                 num(p.value)
             ),
             evidence: format!(
-                "daily verdicts over the month: {} judged, {} fails ({} real, {} noise); {}",
-                l.plan.judged, l.plan.fails, l.plan.real, l.plan.noise, p.why
+                "daily verdicts over the month: {} judged, {} ({} real, {} noise); {}",
+                plural(l.plan.judged, "day", "days"),
+                plural(l.plan.fails, "fail", "fails"),
+                l.plan.real,
+                l.plan.noise,
+                p.why
             ),
-            refs: vec![format!("[drift.signal.{}] {} = {}", l.signal, l.setting, num(p.value))],
+            refs: vec![format!(
+                "[drift.signal.{}] {} = {}",
+                l.signal,
+                l.setting,
+                num(p.value)
+            )],
         });
     }
     let ts = &m.test_set;
@@ -550,7 +593,11 @@ fn recommend(
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            refs: f.runs.iter().map(|r| format!("relops gate --show {r}")).collect(),
+            refs: f
+                .runs
+                .iter()
+                .map(|r| format!("relops gate --show {r}"))
+                .collect(),
         });
     }
     let plain: Vec<&CaseStat> = ts.never_failing.iter().filter(|c| !c.must_pass).collect();
@@ -573,33 +620,34 @@ fn recommend(
     if !ts.never_run.is_empty() && ts.cases > 0 {
         recs.push(Recommendation {
             area: "gate",
-            action: format!("Run the gate: {} cases never ran this month", ts.never_run.len()),
+            action: format!(
+                "Run the gate: {} never ran this month",
+                plural(ts.never_run.len(), "case", "cases")
+            ),
             evidence: format!(
-                "{} of {} cases in the suite appear in none of the month's {} gate runs",
+                "{} of {} cases in the suite appear in none of the month's {}",
                 ts.never_run.len(),
                 ts.cases,
-                runs.len()
+                plural(runs.len(), "gate run", "gate runs")
             ),
             refs: ts.never_run.iter().take(5).cloned().collect(),
         });
     }
     for i in incidents {
-        if i.cases.is_empty() {
-            if let Some(first) = i.traces.first() {
-                recs.push(Recommendation {
-                    area: "test set",
-                    action: format!("Turn incident #{} into a regression case", i.id),
-                    evidence: format!(
-                        "{} traces attached on {}; no case links to it",
-                        i.traces.len(),
-                        i.versions.join(", ")
-                    ),
-                    refs: vec![format!(
-                        "relops case from-trace {first} --incident {} --must-pass",
-                        i.id
-                    )],
-                });
-            }
+        if let (true, Some(first)) = (i.cases.is_empty(), i.traces.first()) {
+            recs.push(Recommendation {
+                area: "test set",
+                action: format!("Turn incident #{} into a regression case", i.id),
+                evidence: format!(
+                    "{} traces attached on {}; no case links to it",
+                    i.traces.len(),
+                    i.versions.join(", ")
+                ),
+                refs: vec![format!(
+                    "relops case from-trace {first} --incident {} --must-pass",
+                    i.id
+                )],
+            });
         }
     }
     recs
@@ -607,13 +655,18 @@ fn recommend(
 
 fn capital(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map_or(String::new(), |f| f.to_uppercase().collect::<String>() + c.as_str())
+    c.next().map_or(String::new(), |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
 }
 
 fn markdown(m: &Monthly) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# Monthly drift report and ratchet plan: {}\n", m.workspace);
+    let _ = writeln!(
+        md,
+        "# Monthly drift report and ratchet plan: {}\n",
+        m.workspace
+    );
     let _ = writeln!(
         md,
         "{} → {} · {} requests · {} versions served\n",
@@ -625,7 +678,9 @@ fn markdown(m: &Monthly) -> String {
     let ts = &m.test_set;
     let r = &m.ratchet;
     let count = |d: Direction, props: &mut dyn Iterator<Item = Option<&Proposal>>| {
-        props.filter(|p| p.is_some_and(|p| p.direction == d)).count()
+        props
+            .filter(|p| p.is_some_and(|p| p.direction == d))
+            .count()
     };
     let _ = writeln!(md, "## In short\n");
     for pv in &m.verdicts {
@@ -657,13 +712,29 @@ fn markdown(m: &Monthly) -> String {
         md,
         "- Ratchet: {} triggers ({} to tighten, {} to loosen), {} drift margins ({} to tighten, {} to loosen).",
         r.triggers.len(),
-        count(Direction::Tighter, &mut r.triggers.iter().map(|t| t.proposal.as_ref())),
-        count(Direction::Looser, &mut r.triggers.iter().map(|t| t.proposal.as_ref())),
+        count(
+            Direction::Tighter,
+            &mut r.triggers.iter().map(|t| t.proposal.as_ref())
+        ),
+        count(
+            Direction::Looser,
+            &mut r.triggers.iter().map(|t| t.proposal.as_ref())
+        ),
         r.margins.len(),
-        count(Direction::Tighter, &mut r.margins.iter().map(|l| Some(&l.plan.proposal))),
-        count(Direction::Looser, &mut r.margins.iter().map(|l| Some(&l.plan.proposal))),
+        count(
+            Direction::Tighter,
+            &mut r.margins.iter().map(|l| Some(&l.plan.proposal))
+        ),
+        count(
+            Direction::Looser,
+            &mut r.margins.iter().map(|l| Some(&l.plan.proposal))
+        ),
     );
-    let _ = writeln!(md, "- {} recommendations.\n", m.recommendations.len());
+    let _ = writeln!(
+        md,
+        "- {}.\n",
+        plural(m.recommendations.len(), "recommendation", "recommendations")
+    );
 
     let _ = writeln!(md, "## Drift per signal\n");
     if m.verdicts.is_empty() {
@@ -685,11 +756,11 @@ fn markdown(m: &Monthly) -> String {
             .signals
             .iter()
             .map(|s| (s.name.as_str(), s.label.as_str()))
-            .chain(
-                m.verdicts
+            .chain(m.verdicts.iter().flat_map(|pv| {
+                pv.signals
                     .iter()
-                    .flat_map(|pv| pv.signals.iter().map(|s| (s.name.as_str(), s.label.as_str()))),
-            )
+                    .map(|s| (s.name.as_str(), s.label.as_str()))
+            }))
             .fold(Vec::new(), |mut acc, n| {
                 if !acc.contains(&n) {
                     acc.push(n);
@@ -772,9 +843,15 @@ fn markdown(m: &Monthly) -> String {
         );
     }
     md.push('\n');
-    let _ = writeln!(md, "**Flaky: {}** (passed and failed on the same version).", ts.flaky.len());
+    let _ = writeln!(
+        md,
+        "**Flaky: {}** (passed and failed on the same version).",
+        ts.flaky.len()
+    );
     if !ts.flaky.is_empty() {
-        md.push_str("\n| case | version | passes | fails | runs |\n| --- | --- | ---: | ---: | --- |\n");
+        md.push_str(
+            "\n| case | version | passes | fails | runs |\n| --- | --- | ---: | ---: | --- |\n",
+        );
         for f in &ts.flaky {
             let _ = writeln!(
                 md,
@@ -784,7 +861,11 @@ fn markdown(m: &Monthly) -> String {
                 f.version,
                 f.passes,
                 f.fails,
-                f.runs.iter().map(|r| format!("#{r}")).collect::<Vec<_>>().join(", ")
+                f.runs
+                    .iter()
+                    .map(|r| format!("#{r}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
@@ -900,11 +981,17 @@ fn markdown(m: &Monthly) -> String {
             l.plan.fails,
             l.plan.real,
             l.plan.noise,
-            l.plan.max_bound_ok.map_or("-".into(), |b| format!("{b:.4}"))
+            l.plan
+                .max_bound_ok
+                .map_or("-".into(), |b| format!("{b:.4}"))
         );
     }
     md.push('\n');
-    for l in r.margins.iter().filter(|l| l.plan.fails > 0 || l.plan.proposal.direction != Direction::Keep) {
+    for l in r
+        .margins
+        .iter()
+        .filter(|l| l.plan.fails > 0 || l.plan.proposal.direction != Direction::Keep)
+    {
         let _ = writeln!(md, "- {}: {}.", l.label, l.plan.proposal.why);
     }
     md.push('\n');
@@ -980,10 +1067,16 @@ mod tests {
             cost: 0.001,
             counts: [refusal, 1, 0, 1, 0, 2, 0, 0],
         };
-        let reqs: Vec<Req> = (0..40).map(|i| req(u64::from(i % 10 == 0), 100.0 + i as f64)).collect();
+        let reqs: Vec<Req> = (0..40)
+            .map(|i| req(u64::from(i % 10 == 0), 100.0 + i as f64))
+            .collect();
         assert_eq!(reading("refusal_rate", &reqs), Some(0.1));
         assert_eq!(reading("tool_error_rate", &reqs), Some(0.0));
-        assert_eq!(reading("retrieval_empty_rate", &reqs), None, "no retrievals");
+        assert_eq!(
+            reading("retrieval_empty_rate", &reqs),
+            None,
+            "no retrievals"
+        );
         assert_eq!(reading("latency_p95", &reqs), None, "a p95 needs 200");
         assert!(reading("latency_p50", &reqs).is_some());
         assert_eq!(reading("tool_error_rate.refund", &reqs), None);

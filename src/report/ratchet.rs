@@ -268,8 +268,8 @@ pub fn propose(tracks: &[Track], t: Trigger, events: &[Event], bt: &Backtest) ->
             return keep(
                 t,
                 format!(
-                    "no fires, but only {} checks with a reading (tightening needs {MIN_POINTS})",
-                    bt.points
+                    "no fires, but only {} with a reading (tightening needs {MIN_POINTS})",
+                    super::plural(bt.points, "check", "checks")
                 ),
             );
         }
@@ -291,9 +291,10 @@ pub fn propose(tracks: &[Track], t: Trigger, events: &[Event], bt: &Backtest) ->
             return keep(
                 t,
                 format!(
-                    "no fires in {} checks, but {} would have fired {fires} times",
+                    "no fires in {} checks, but {} would have fired {}",
                     bt.points,
-                    num(value)
+                    num(value),
+                    super::plural(fires, "time", "times")
                 ),
             );
         }
@@ -340,6 +341,19 @@ pub fn propose(tracks: &[Track], t: Trigger, events: &[Event], bt: &Backtest) ->
             );
         }
         let (fires, real) = after(value);
+        if real < bt.real {
+            // A shorter breach may no longer overlap its event: not worth the risk.
+            return keep(
+                t,
+                format!(
+                    "{} of {} fires were noise, but at {} only {real} of {} real fires remain",
+                    bt.noise,
+                    bt.fires.len(),
+                    num(value),
+                    bt.real
+                ),
+            );
+        }
         return Proposal {
             direction: Direction::Looser,
             current: t.above,
@@ -391,7 +405,11 @@ pub struct MarginPlan {
 /// Backtests a margin: `days` are the windows it was judged on; `floor` is the
 /// smallest margin worth having (a rise below it is not worth an alarm).
 pub fn margin_plan(days: &[Judged], current: f64, floor: f64, events: &[Event]) -> MarginPlan {
-    let real_of = |d: &Judged| events.iter().any(|e| e.matches(&d.version, d.start_ns, d.end_ns));
+    let real_of = |d: &Judged| {
+        events
+            .iter()
+            .any(|e| e.matches(&d.version, d.start_ns, d.end_ns))
+    };
     let fails: Vec<&Judged> = days.iter().filter(|d| d.failed).collect();
     let real = fails.iter().filter(|d| real_of(d)).count();
     let noise = fails.len() - real;
@@ -413,8 +431,8 @@ pub fn margin_plan(days: &[Judged], current: f64, floor: f64, events: &[Event]) 
             _ if days.len() < MIN_DAYS => keep(
                 t,
                 format!(
-                    "no fails, but judged on {} days (tightening needs {MIN_DAYS})",
-                    days.len()
+                    "no fails, but judged on {} (tightening needs {MIN_DAYS})",
+                    super::plural(days.len(), "day", "days")
                 ),
             ),
             None => keep(t, "no days judged".into()),
@@ -484,9 +502,9 @@ pub fn margin_plan(days: &[Judged], current: f64, floor: f64, events: &[Event]) 
         keep(
             t,
             format!(
-                "{} fails in {} days, {real} real: it caught what went wrong",
-                fails.len(),
-                days.len()
+                "{} in {}, {real} real: it caught what went wrong",
+                super::plural(fails.len(), "fail", "fails"),
+                super::plural(days.len(), "day", "days")
             ),
         )
     };

@@ -166,14 +166,18 @@ pub struct Rollback {
     pub actor: String,
     #[serde(skip)]
     pub at_ns: i64,
-    /// When the rollout started.
+    /// When the rollout started, or the release's first trace if that came earlier:
+    /// a release bad enough to roll back was bad all the while it served.
     #[serde(skip)]
     pub started_ns: i64,
 }
 
 pub fn rollbacks(conn: &Connection, span: &Span) -> rusqlite::Result<Vec<Rollback>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT e.at, v.label, p.label, r.plan, e.actor, r.created_at
+        "SELECT e.at, v.label, p.label, r.plan, e.actor,
+                min(r.created_at, coalesce((SELECT min(t.start_ns) FROM traces t
+                                            WHERE t.version_id = r.release_version_id),
+                                           r.created_at))
          FROM rollout_events e JOIN rollouts r ON r.id = e.rollout_id
          JOIN versions v ON v.id = r.release_version_id
          LEFT JOIN versions p ON p.id = r.previous_version_id
@@ -635,12 +639,21 @@ pub fn pair_verdicts(ctx: &Ctx, lines: &[VersionLine]) -> Vec<PairVerdict> {
         .iter()
         .filter_map(|v| {
             let prev = v.previous_row.as_ref()?;
-            let start = v.row.first_seen_ns?.max(ctx.span.from_ns);
+            let mut start = v.row.first_seen_ns?.max(ctx.span.from_ns);
+            // A previous version that stopped serving is judged over its own last
+            // window of service: the candidate's window starts after it left.
+            let prev_last = prev.last_seen_ns.unwrap_or(0);
+            let mut hours: fn(i64) -> Period = hours_covering;
+            if prev_last < ctx.span.to_ns - DAY_NS && prev_last >= start {
+                start = prev_last + 1;
+                // Whole hours inside the gap, so that none of its traffic is concurrent.
+                hours = |ns: i64| Period::hours((ns / super::HOUR_NS).max(1) as u64);
+            }
             let req = DriftRequest {
                 candidate: Some(v.id.clone()),
                 baseline: Some(prev.id.clone()),
                 before: false,
-                window: Some(hours_covering(ctx.span.to_ns - start)),
+                window: Some(hours(ctx.span.to_ns - start)),
                 until_ns: Some(ctx.span.to_ns),
             };
             drift::run(ctx.conn, &ctx.config.drift, &req)

@@ -9,10 +9,10 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::sections::{
-    self, CaseLine, IncidentLine, MAIN, PairVerdict, Rollback, RubricAverage, SignalLine,
-    Traffic, VersionLine,
+    self, CaseLine, IncidentLine, MAIN, PairVerdict, Rollback, RubricAverage, SignalLine, Traffic,
+    VersionLine,
 };
-use super::{CHARTS_MARK, Ctx, Recommendation, Rendered, Span, cell, short};
+use super::{CHARTS_MARK, Ctx, Recommendation, Rendered, Span, cell, plural, short};
 use crate::cases::{Assertion, Suite};
 use crate::drift::Verdict;
 use crate::gate::Decision;
@@ -235,10 +235,8 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                     evidence: s.evidence(),
                     refs: examples,
                 });
-            } else if let Some(tool) = name.strip_prefix(crate::drift::catalogue::PER_TOOL_PREFIX)
-            {
-                let examples =
-                    sections::example_traces(ctx.conn, &ctx.span, v.row.rowid, true, 3)?;
+            } else if let Some(tool) = name.strip_prefix(crate::drift::catalogue::PER_TOOL_PREFIX) {
+                let examples = sections::example_traces(ctx.conn, &ctx.span, v.row.rowid, true, 3)?;
                 let key = format!("tools.{tool}");
                 let action = if changed(&key) {
                     format!(
@@ -288,9 +286,7 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                         ),
                         refs: examples
                             .first()
-                            .map(|t| {
-                                vec![format!("relops case from-trace {t} --must-pass")]
-                            })
+                            .map(|t| vec![format!("relops case from-trace {t} --must-pass")])
                             .unwrap_or_default(),
                     }),
                 }
@@ -442,7 +438,10 @@ fn verdict_md(md: &mut String, pv: &PairVerdict) {
     let shown: Vec<&SignalLine> = pv
         .signals
         .iter()
-        .filter(|s| s.verdict != Verdict::Ok || MAIN.iter().any(|m| m.name == s.name))
+        .filter(|s| {
+            matches!(s.verdict, Verdict::Fail | Verdict::Warn)
+                || MAIN.iter().any(|m| m.name == s.name)
+        })
         .collect();
     let _ = writeln!(
         md,
@@ -465,16 +464,23 @@ fn verdict_md(md: &mut String, pv: &PairVerdict) {
         );
     }
     let rest: Vec<&str> = pv
-        .signals
-        .iter()
+        .with(Verdict::Ok)
         .filter(|s| !shown.iter().any(|x| x.name == s.name))
         .map(|s| s.label.as_str())
         .collect();
+    md.push('\n');
     if !rest.is_empty() {
-        let _ = writeln!(md, "\nAlso ok: {}.", rest.join(", "));
+        let _ = writeln!(md, "Also ok: {}.", rest.join(", "));
     }
-    for s in pv.with(Verdict::Insufficient) {
-        let _ = writeln!(md, "\n- {} is insufficient: {}", s.label, s.reason);
+    let thin: Vec<String> = pv
+        .with(Verdict::Insufficient)
+        .map(|s| match s.report.judgement.need_more {
+            Some(n) => format!("{} (about {n} more per arm)", s.label),
+            None => s.label.clone(),
+        })
+        .collect();
+    if !thin.is_empty() {
+        let _ = writeln!(md, "Not enough data yet: {}.", thin.join(", "));
     }
     md.push('\n');
 }
@@ -522,15 +528,15 @@ fn markdown(w: &Weekly) -> String {
         .count();
     let _ = writeln!(
         md,
-        "- {} incidents ({open} open), {} cases added, {} gate runs ({holds} hold).",
-        w.incidents.len(),
-        w.cases_added.len(),
-        w.gate_runs.len()
+        "- {} ({open} open), {} added, {} ({holds} hold).",
+        plural(w.incidents.len(), "incident", "incidents"),
+        plural(w.cases_added.len(), "case", "cases"),
+        plural(w.gate_runs.len(), "gate run", "gate runs")
     );
     let _ = writeln!(
         md,
-        "- {} recommendations{}.\n",
-        w.recommendations.len(),
+        "- {}{}.\n",
+        plural(w.recommendations.len(), "recommendation", "recommendations"),
         w.recommendations
             .first()
             .map_or(String::new(), |r| format!(", first: {}", r.action))
@@ -580,7 +586,11 @@ fn markdown(w: &Weekly) -> String {
         let _ = write!(md, "| {} |", m.label);
         for v in &w.signals {
             let value = v.values.get(m.name).copied().flatten();
-            let _ = write!(md, " {} |", value.map_or("-".into(), |x| fmt_main(m.name, x)));
+            let _ = write!(
+                md,
+                " {} |",
+                value.map_or("-".into(), |x| fmt_main(m.name, x))
+            );
         }
         md.push('\n');
     }
@@ -595,7 +605,9 @@ fn markdown(w: &Weekly) -> String {
 
     let _ = writeln!(md, "## What is trending\n");
     if w.trends.is_empty() {
-        md.push_str("No version served two full days of the week: nothing to compare within a version.\n");
+        md.push_str(
+            "No version served two full days of the week: nothing to compare within a version.\n",
+        );
     }
     for t in &w.trends {
         let moved: Vec<&SignalLine> = moving(t).collect();
@@ -689,11 +701,15 @@ fn markdown(w: &Weekly) -> String {
     if w.cases_added.is_empty() {
         md.push_str("None this week.\n");
     } else {
-        let by_incident = w.cases_added.iter().filter(|c| c.incident.is_some()).count();
+        let by_incident = w
+            .cases_added
+            .iter()
+            .filter(|c| c.incident.is_some())
+            .count();
         let _ = writeln!(
             md,
-            "{} cases, {by_incident} from incidents, {} must-pass.\n",
-            w.cases_added.len(),
+            "{}, {by_incident} from incidents, {} must-pass.\n",
+            plural(w.cases_added.len(), "case", "cases"),
             w.cases_added.iter().filter(|c| c.must_pass).count()
         );
         let shown = w
@@ -719,7 +735,9 @@ fn markdown(w: &Weekly) -> String {
     if w.gate_runs.is_empty() {
         md.push_str("None this week.\n");
     } else {
-        md.push_str("| run | started | candidate vs baseline | decision | pass / fail / error | why |\n");
+        md.push_str(
+            "| run | started | candidate vs baseline | decision | pass / fail / error | why |\n",
+        );
         md.push_str("| ---: | --- | --- | --- | --- | --- |\n");
         for r in &w.gate_runs {
             let c = r.candidate_counts;
