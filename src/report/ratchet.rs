@@ -372,8 +372,8 @@ pub fn propose(tracks: &[Track], t: Trigger, events: &[Event], bt: &Backtest) ->
     keep(
         t,
         format!(
-            "{} fires, {} real: it caught what went wrong",
-            bt.fires.len(),
+            "{}, {} real: it caught what went wrong",
+            super::plural(bt.fires.len(), "fire", "fires"),
             bt.real
         ),
     )
