@@ -16,6 +16,7 @@ pub mod model;
 pub mod otlp;
 pub mod period;
 pub mod replay;
+pub mod report;
 pub mod review;
 pub mod rollout;
 pub mod runbook;

@@ -6,39 +6,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{demo, json, relops, serve_demo};
+use common::{demo, golden, json, relops, serve_demo};
 use predicates::str::contains;
 use serde_json::Value;
-
-/// Compares a report with its golden file in tests/golden (`RELOPS_UPDATE_GOLDEN=1`
-/// rewrites them). What varies from run to run is normalised first: the workspace's
-/// absolute path, and JUnit `time` (a duration). Latencies in the Markdown stay: the
-/// demo target reports its simulated latency, the same on every machine.
-fn golden(name: &str, actual: &str, workspace: &Path) {
-    let mut text = actual.replace(&workspace.display().to_string(), "<workspace>");
-    let time = regex::Regex::new(r#"time="[0-9.]+""#).unwrap();
-    text = time.replace_all(&text, r#"time="<s>""#).into_owned();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("RELOPS_UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (RELOPS_UPDATE_GOLDEN=1 writes it)", path.display()));
-    if text != want {
-        let diff = similar::TextDiff::from_lines(&want, &text)
-            .unified_diff()
-            .header("golden", "actual")
-            .to_string();
-        panic!(
-            "{} differs (RELOPS_UPDATE_GOLDEN=1 rewrites it):\n{diff}",
-            path.display()
-        );
-    }
-}
 
 fn suite_ids(config: &Path) -> Vec<(String, bool, String)> {
     let listed = json(relops(config).args(["case", "list", "--json"]));

@@ -42,6 +42,7 @@ pub fn run(ws: &Workspace, args: &DriftArgs) -> Result<u8> {
         baseline: args.baseline.clone(),
         before: args.before,
         window: args.window,
+        until_ns: None,
     };
     let report = drift::run(&conn, &ws.config.drift, &request).map_err(|e| eyre!(e))?;
     if args.json {

@@ -12,8 +12,9 @@ mod import;
 mod incident;
 mod inspect;
 mod replay;
-// The demo starts its rollout and rehearses its rollback through these, as the CLI does.
+mod report;
 mod review;
+// The demo starts its rollout and rehearses its rollback through these, as the CLI does.
 pub(crate) mod rollout;
 pub(crate) mod runbook;
 mod signals;
@@ -100,6 +101,12 @@ pub enum Command {
         #[command(subcommand)]
         command: rollout::RolloutCommand,
     },
+    /// Operating cadence reports: the weekly stability memo, the monthly drift report
+    /// and ratchet plan (Markdown with SVG charts, or JSON).
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
     /// Procedures: list, rehearse (dry runs), run (confirmed, audited; exit 1 on failure).
     Runbook {
         #[command(subcommand)]
@@ -154,6 +161,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Signals(args)) => done(signals::run(&open()?, &args)),
         Some(Command::Doctor) => sync::doctor(&open()?),
         Some(Command::Audit(args)) => audit::run(&open()?, &args),
+        Some(Command::Report { command }) => done(report::run(&open()?, &command)),
         Some(Command::Runbook { command }) => runbook::run(&open()?, &command),
         Some(Command::Rollout { command }) => rollout::run(&open()?, &command),
         Some(Command::Review { command }) => done(review::run(&open()?, &command)),

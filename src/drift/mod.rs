@@ -34,6 +34,9 @@ pub struct DriftRequest {
     /// Compare every signal with the candidate's own previous window.
     pub before: bool,
     pub window: Option<Period>,
+    /// Where the window ends (Unix ns, exclusive); `None`: just after the newest trace.
+    /// Reports pin it to judge a past week or day.
+    pub until_ns: Option<i64>,
 }
 
 /// A version as a report names it.
@@ -201,7 +204,8 @@ impl DriftReport {
     }
 }
 
-/// Compares a candidate with a baseline over the window ending at the newest trace.
+/// Compares a candidate with a baseline over the window ending at the newest trace (or
+/// at `until_ns`).
 /// Defaults: the candidate is the newest version serving in the window; the baseline is
 /// the other version that served most in it, or else the candidate's previous window.
 pub fn run(conn: &Connection, config: &Drift, req: &DriftRequest) -> Result<DriftReport, String> {
@@ -209,7 +213,7 @@ pub fn run(conn: &Connection, config: &Drift, req: &DriftRequest) -> Result<Drif
     let (newest, _, _) = query::freshness(conn).map_err(err)?;
     let newest = newest.ok_or("the cache holds no traces yet")?;
     let window = req.window.unwrap_or(config.window);
-    let end = newest + 1;
+    let end = req.until_ns.unwrap_or(newest + 1);
     let start = end - window.as_nanos();
     let buckets = config.buckets.max(4) as usize;
     let current = query::window_buckets(conn, start, end, buckets).map_err(err)?;

@@ -26,6 +26,7 @@ pub fn gather(
         baseline: r.previous.clone(),
         before: r.previous.is_none(),
         window: Some(stage.window),
+        until_ns: None,
     };
     // No report (no traces yet, say) leaves every signal unread: items stay pending.
     if let Ok(report) = drift::run(conn, &config.drift, &request) {

@@ -69,6 +69,12 @@ impl Drop for Serving {
 /// Starts the demo's workflow server and live feed on a built demo workspace, and
 /// waits until it says it is serving. Returns the process and the server's address.
 pub fn serve_demo(dir: &Path) -> (Serving, String) {
+    serve_demo_at(dir, NOW)
+}
+
+/// As [`serve_demo`], with the server's clock pinned at `now`: its live feed stamps
+/// the traces it adds at `now` (a time outside a report's period keeps them out of it).
+pub fn serve_demo_at(dir: &Path, now: &str) -> (Serving, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let text = std::fs::read_to_string(dir.join("relops.toml")).expect("demo config");
@@ -82,7 +88,7 @@ pub fn serve_demo(dir: &Path) -> (Serving, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relops"))
         .args(["demo", "--serve", "--dir"])
         .arg(dir)
-        .env("RELOPS_NOW", NOW)
+        .env("RELOPS_NOW", now)
         .stderr(Stdio::piped())
         .spawn()
         .expect("relops demo --serve starts");
@@ -94,6 +100,37 @@ pub fn serve_demo(dir: &Path) -> (Serving, String) {
     assert!(announced, "relops demo --serve never said it was serving");
     (serving, addr)
 }
+
+/// Compares a report with its golden file in tests/golden (`RELOPS_UPDATE_GOLDEN=1`
+/// rewrites them). What varies from run to run is normalised first: the workspace's
+/// absolute path, and JUnit `time` (a duration). Latencies in the Markdown stay: the
+/// demo target reports its simulated latency, the same on every machine.
+pub fn golden(name: &str, actual: &str, workspace: &Path) {
+    let mut text = actual.replace(&workspace.display().to_string(), "<workspace>");
+    let time = regex::Regex::new(r#"time="[0-9.]+""#).unwrap();
+    text = time.replace_all(&text, r#"time="<s>""#).into_owned();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("RELOPS_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (RELOPS_UPDATE_GOLDEN=1 writes it)", path.display()));
+    if text != want {
+        let diff = similar::TextDiff::from_lines(&want, &text)
+            .unified_diff()
+            .header("golden", "actual")
+            .to_string();
+        panic!(
+            "{} differs (RELOPS_UPDATE_GOLDEN=1 rewrites it):\n{diff}",
+            path.display()
+        );
+    }
+}
+
 pub mod peers;
 pub mod scripted;
 

@@ -29,6 +29,7 @@ pub fn request(s: &mut State) -> Effect {
             baseline: s.drift.baseline.clone(),
             before: false,
             window: s.drift.window,
+            until_ns: None,
         },
     })
 }
