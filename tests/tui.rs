@@ -907,7 +907,7 @@ fn rollout_pane_fires_the_trigger_and_rolls_back_after_the_typed_confirmation() 
         "R rolls back to v2 with rollback (tested",
         "● canary 5%",
         "[!] refusals hold",
-        "2/2 checks",
+        "2 in a row (fires at 2)",
     ] {
         assert!(pane.contains(want), "{want:?} in {pane}");
     }

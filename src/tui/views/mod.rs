@@ -126,15 +126,17 @@ fn prompt(s: &State) -> Option<(&'static str, &str, &'static str)> {
 
 /// Prompts while typing; otherwise the latest message.
 fn status(s: &State, f: &mut Frame, area: Rect) {
-    let line = match (prompt(s), &s.status) {
+    let message = match &s.status {
+        Some(st) if st.error => Span::styled(st.text.clone(), widgets::bad()),
+        Some(st) => Span::raw(st.text.clone()),
+        None => Span::raw(""),
+    };
+    // A fired trigger leads the line on every pane but its own; the message follows.
+    let banner = rollout::status_banner(s).filter(|_| s.pane != Pane::Rollout);
+    let line = match (prompt(s), banner) {
         (Some((sigil, text, placeholder)), _) => prompt_line(sigil, text, placeholder),
-        (None, Some(st)) if st.error => Line::styled(st.text.clone(), widgets::bad()),
-        // A fired trigger is louder than any message but an error.
-        (None, _) if s.pane != Pane::Rollout && rollout::status_banner(s).is_some() => {
-            rollout::status_banner(s).unwrap_or_default()
-        }
-        (None, Some(st)) => Line::raw(st.text.clone()),
-        (None, None) => Line::default(),
+        (None, Some(banner)) => Line::from(vec![banner, Span::raw(" "), message]),
+        (None, None) => Line::from(message),
     };
     f.render_widget(Paragraph::new(line), area);
     if let Some((sigil, text, _)) = prompt(s) {

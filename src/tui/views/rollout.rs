@@ -267,7 +267,10 @@ fn checklist(s: &State, v: &RolloutView) -> Vec<Line<'static>> {
             Span::styled(format!(" {:<16} ", widgets::clip(&t.name, 16)), style),
             Span::raw(format!("{} {value} ", t.signal)),
             Span::styled(format!("(fires {limit}) "), widgets::dim()),
-            Span::styled(format!("{streak}/{} checks", t.consecutive), style),
+            Span::styled(
+                format!("{streak} in a row (fires at {})", t.consecutive),
+                style,
+            ),
         ]));
     }
     if st.triggers.is_empty() {
@@ -456,8 +459,8 @@ pub fn confirm(c: &Confirm, f: &mut Frame, body: Rect) {
     f.set_cursor_position((x.min(area.right().saturating_sub(2)), area.y + 3));
 }
 
-/// The short banner every pane's status line shows while a trigger has fired.
-pub fn status_banner(s: &State) -> Option<Line<'static>> {
+/// The short banner every pane's status line leads with while a trigger has fired.
+pub fn status_banner(s: &State) -> Option<Span<'static>> {
     let v = s
         .rollout
         .current()
@@ -467,11 +470,8 @@ pub fn status_banner(s: &State) -> Option<Line<'static>> {
         .bg(Color::Red)
         .add_modifier(Modifier::BOLD);
     let fired = v.rollout.fired.clone().unwrap_or_default();
-    Some(Line::styled(
-        format!(
-            " TRIGGERED {} · {fired} · 8 opens the Rollout pane ",
-            v.rollout.release
-        ),
+    Some(Span::styled(
+        format!(" TRIGGERED {} · {fired} · 8 Rollout ", v.rollout.release),
         style,
     ))
 }
