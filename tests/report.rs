@@ -110,9 +110,8 @@ fn operate(dir: &Path) -> std::path::PathBuf {
         ])
         .assert()
         .success();
-    // Too few tool calls in the window to judge the tool error trigger; the refusal
-    // spike fires on the second check.
-    relops(&config).args(["rollout", "tick"]).assert().code(0);
+    // The tool error trigger fires on the first check, the refusal spike on the second.
+    relops(&config).args(["rollout", "tick"]).assert().code(1);
     relops(&config).args(["rollout", "tick"]).assert().code(1);
     relops(&config)
         .args(["runbook", "rehearse", "switch back"])

@@ -34,6 +34,7 @@ pub fn gather(
             let reading = Reading {
                 verdict: s.judgement.verdict,
                 value: s.judgement.current,
+                n: s.judgement.n_candidate,
             };
             evidence.signals.insert(s.name, reading);
         }

@@ -33,6 +33,9 @@ pub struct Reading {
     pub verdict: Verdict,
     /// The release's current value, when there is one.
     pub value: Option<f64>,
+    /// The release's observations behind `value` (requests, tool calls...).
+    #[serde(default)]
+    pub n: u64,
 }
 
 /// What a check knows: signal readings and whether the release's gate ships.
@@ -132,8 +135,9 @@ impl Rollout {
         self.last = evidence.clone();
         for t in &self.current(plan).triggers {
             let reading = evidence.signals.get(&t.signal);
-            // Too little data is no evidence either way: the streak waits.
-            if reading.is_some_and(|r| r.verdict == Verdict::Insufficient) {
+            // A threshold read off a handful of requests is no evidence either way:
+            // the streak waits.
+            if t.above.is_some() && reading.is_some_and(|r| r.n < t.min_n) {
                 continue;
             }
             let failing = reading.is_some_and(|r| match t.above {
@@ -328,6 +332,11 @@ mod tests {
             Reading {
                 verdict,
                 value: Some(value),
+                n: if verdict == Verdict::Insufficient {
+                    5
+                } else {
+                    500
+                },
             },
         );
         e
@@ -353,7 +362,10 @@ mod tests {
         // Nor does a handful of requests over a trigger's limit count towards it.
         r.tick(&p, &reading(Verdict::Fail, 0.5));
         r.tick(&p, &reading(Verdict::Insufficient, 0.5));
-        assert_eq!(r.streaks["refusal spike"], 1, "the streak waits");
+        assert_eq!(
+            r.streaks["refusal spike"], 1,
+            "five requests: the streak waits"
+        );
         r.tick(&p, &reading(Verdict::Fail, 0.5));
         assert_eq!(r.state, State::Triggered);
         assert!(

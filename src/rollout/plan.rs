@@ -95,8 +95,8 @@ pub enum ItemKind {
     Gate,
 }
 
-/// Fires when its signal fails (drift verdict, or above `above`) for `consecutive`
-/// checks in a row.
+/// Fires when its signal fails (drift verdict, or above `above` over at least `min_n`
+/// observations) for `consecutive` checks in a row.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
@@ -106,6 +106,10 @@ pub struct Trigger {
     pub above: Option<f64>,
     #[serde(default = "one")]
     pub consecutive: u32,
+    /// With `above`: the observations a reading needs before it counts (fewer keep
+    /// the streak where it is).
+    #[serde(default = "thirty")]
+    pub min_n: u64,
 }
 
 fn one() -> u32 {

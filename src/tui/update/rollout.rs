@@ -365,6 +365,7 @@ mod tests {
             let fail = Reading {
                 verdict: crate::drift::Verdict::Fail,
                 value: Some(0.09),
+                n: 300,
             };
             e.signals.insert("refusal_rate".into(), fail);
             r.tick(&p, &e);
