@@ -272,8 +272,8 @@ name = "canary"
 rollback_procedure = "rollback"
 # The console checks the live signals this often (the demo is impatient).
 check_every = "10s"
-# After a rollback, the refusal rate of the traffic served since must come back under
-# the trigger's 4 %, over at least 60 requests, with v3 serving none of them.
+# After a rollback, the refusal rate of the traffic served since (at least 60 requests,
+# none on v3) must come back under the trigger's 4 % or to v2's level before it.
 verify = {{ signals = ["refusal_rate"], within = "3m", min_requests = 60 }}
 
 [[rollout.stage]]

@@ -1,9 +1,10 @@
 //! After a rollback: did the signals come back? Each named signal is read over the
 //! traffic served since the rollback finished, all versions together (what users get
-//! now), and must be within its plan limit with enough requests behind it, while the
-//! rolled-back release serves none of that traffic.
-
-use std::collections::BTreeMap;
+//! now), with enough requests behind it, while the rolled-back release serves none of
+//! that traffic. A signal has recovered when it is within its plan limit, or, for a
+//! rate, when it is no longer significantly above the level the previous version held
+//! over the stage window before the rollback (the 95 % interval of the difference
+//! reaches zero): back where it was is recovered, even where that sits near the limit.
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use super::plan::Plan;
 use crate::drift::arms::{self, Arm, ArmData};
 use crate::drift::catalogue::{self, Measure, PER_TOOL_PREFIX};
+use crate::drift::stats;
 
 /// One signal since the rollback.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,6 +20,8 @@ pub struct SignalCheck {
     pub signal: String,
     pub value: Option<f64>,
     pub limit: f64,
+    /// Rates: the previous version's level before the rollback.
+    pub before: Option<f64>,
     pub recovered: bool,
 }
 
@@ -44,9 +48,12 @@ impl Check {
         let signals: Vec<String> = self
             .signals
             .iter()
-            .map(|s| match s.value {
-                Some(v) => format!("{} {v:.4} (limit {})", s.signal, s.limit),
-                None => format!("{} no reading", s.signal),
+            .map(|s| match (s.value, s.before) {
+                (Some(v), Some(b)) => {
+                    format!("{} {v:.4} (limit {}, before {b:.4})", s.signal, s.limit)
+                }
+                (Some(v), None) => format!("{} {v:.4} (limit {})", s.signal, s.limit),
+                (None, _) => format!("{} no reading", s.signal),
             })
             .collect();
         let mut text = format!(
@@ -71,16 +78,20 @@ impl Check {
     }
 }
 
+/// Where the rollback stands: the release it took out, the version it went back to,
+/// when it finished and the stage window before it (the previous version's level).
+#[derive(Debug, Clone, Copy)]
+pub struct Since<'a> {
+    pub release: &'a str,
+    pub previous: Option<&'a str>,
+    pub since_ns: i64,
+    pub window_ns: i64,
+}
+
 /// Reads the plan's verify signals over `[since_ns, until_ns)`.
-pub fn check(
-    conn: &Connection,
-    plan: &Plan,
-    release: &str,
-    since_ns: i64,
-    until_ns: i64,
-) -> rusqlite::Result<Check> {
+pub fn check(conn: &Connection, plan: &Plan, at: Since, until_ns: i64) -> rusqlite::Result<Check> {
     let verify = plan.verify.as_ref();
-    let mut served = BTreeMap::new();
+    let since_ns = at.since_ns;
     let mut release_requests = 0;
     let mut merged = ArmData::default();
     for (version, label) in versions_since(conn, since_ns, until_ns)? {
@@ -92,26 +103,20 @@ pub fn check(
                 end_ns: until_ns,
             },
         )?;
-        if label == release {
+        if label == at.release {
             release_requests += data.requests;
         }
-        served.insert(label, data.requests);
         merge(&mut merged, data);
     }
+    let mut before = match at.previous {
+        Some(label) => level_before(conn, label, since_ns - at.window_ns, since_ns)?,
+        None => ArmData::default(),
+    };
     let signals = verify
         .map(|v| v.signals.as_slice())
         .unwrap_or_default()
         .iter()
-        .map(|name| {
-            let limit = plan.limit(name).unwrap_or(f64::INFINITY);
-            let value = value(&mut merged, name);
-            SignalCheck {
-                signal: name.clone(),
-                value,
-                limit,
-                recovered: value.is_some_and(|v| v <= limit),
-            }
-        })
+        .map(|name| judge(plan, name, &mut merged, &mut before))
         .collect();
     Ok(Check {
         since_ns,
@@ -120,6 +125,53 @@ pub fn check(
         min_requests: verify.map_or(0, |v| v.min_requests),
         signals,
     })
+}
+
+fn judge(plan: &Plan, name: &str, after: &mut ArmData, before: &mut ArmData) -> SignalCheck {
+    let limit = plan.limit(name).unwrap_or(f64::INFINITY);
+    let value = value(after, name);
+    let counts = rate_counts(after, name).zip(rate_counts(before, name));
+    let level = counts.and_then(|(_, (x, n))| (n > 0).then(|| x as f64 / n as f64));
+    // Back to the previous version's level: the difference is not clearly above zero.
+    let back = counts.is_some_and(|((x1, n1), (x2, n2))| {
+        n1 > 0 && n2 > 0 && stats::newcombe(x1, n1, x2, n2).low <= 0.0
+    });
+    SignalCheck {
+        signal: name.into(),
+        value,
+        limit,
+        before: level,
+        recovered: value.is_some_and(|v| v <= limit) || back,
+    }
+}
+
+/// The previous version's traffic (every fingerprint with its label) before the rollback.
+fn level_before(conn: &Connection, label: &str, from: i64, to: i64) -> rusqlite::Result<ArmData> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM versions WHERE label = ?1")?
+        .query_map([label], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut merged = ArmData::default();
+    for version in ids {
+        let arm = Arm {
+            version,
+            start_ns: from,
+            end_ns: to,
+        };
+        merge(&mut merged, arms::load(conn, arm)?);
+    }
+    Ok(merged)
+}
+
+/// Events and trials of a rate signal; `None` for other kinds.
+fn rate_counts(data: &ArmData, name: &str) -> Option<(u64, u64)> {
+    if let Some(tool) = name.strip_prefix(PER_TOOL_PREFIX) {
+        return Some(data.tools.get(tool).copied().unwrap_or((0, 0)));
+    }
+    match catalogue::find(name)?.measure {
+        Measure::Rate { rate, .. } => Some(data.rate(rate)),
+        _ => None,
+    }
 }
 
 fn versions_since(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<Vec<(i64, String)>> {
@@ -218,6 +270,16 @@ mod tests {
         p
     }
 
+    /// Rolled back from v3 to v2 at minute `at`, after a 10-minute stage window.
+    fn at(minute: i64) -> Since<'static> {
+        Since {
+            release: "v3",
+            previous: Some("v2"),
+            since_ns: minute * MIN,
+            window_ns: 10 * MIN,
+        }
+    }
+
     #[test]
     fn recovery_needs_the_limit_enough_requests_and_no_release_traffic() {
         // Before minute 10 v3 refuses a lot; after it only v2 serves, refusing 1 in 40.
@@ -227,28 +289,50 @@ mod tests {
             ("v2", 11, 1, true),
         ]);
         let p = verifying();
-        let c = check(&conn, &p, "v3", 10 * MIN, 20 * MIN).unwrap();
+        let c = check(&conn, &p, at(10), 20 * MIN).unwrap();
         assert_eq!((c.requests, c.release_requests), (40, 0));
         assert_eq!(c.signals[0].value, Some(0.025));
         assert_eq!(c.signals[0].limit, 0.05, "the lowest of `above` and `max`");
         assert!(c.recovered(), "{}", c.describe());
 
         // Too few requests yet: still waiting, whatever the value.
-        let c = check(&conn, &p, "v3", 10 * MIN, 11 * MIN + 5).unwrap();
+        let c = check(&conn, &p, at(10), 11 * MIN + 5).unwrap();
         assert!(!c.recovered());
         assert!(c.describe().contains("needs 30"), "{}", c.describe());
 
         // The release still serving means the switch did not take.
-        let c = check(&conn, &p, "v3", 0, 20 * MIN).unwrap();
+        let c = check(&conn, &p, at(0), 20 * MIN).unwrap();
         assert_eq!(c.release_requests, 20);
         assert!(!c.recovered());
     }
 
     #[test]
-    fn a_signal_over_its_limit_is_not_recovered() {
-        let conn = cache(&[("v2", 11, 30, false), ("v2", 12, 10, true)]);
-        let c = check(&conn, &verifying(), "v3", 10 * MIN, 20 * MIN).unwrap();
+    fn a_signal_over_its_limit_and_above_its_old_level_is_not_recovered() {
+        // v2 refused 1 in 40 before the rollback; after it, 1 in 4.
+        let conn = cache(&[
+            ("v2", 5, 39, false),
+            ("v2", 5, 1, true),
+            ("v2", 11, 30, false),
+            ("v2", 12, 10, true),
+        ]);
+        let c = check(&conn, &verifying(), at(10), 20 * MIN).unwrap();
         assert_eq!(c.signals[0].value, Some(0.25));
+        assert_eq!(c.signals[0].before, Some(0.025));
         assert!(!c.signals[0].recovered && !c.recovered());
+    }
+
+    #[test]
+    fn back_at_the_previous_level_is_recovered_even_over_the_limit() {
+        // v2 itself refused 6 % before the rollback, over the 5 % limit; so it does after.
+        let conn = cache(&[
+            ("v2", 2, 94, false),
+            ("v2", 2, 6, true),
+            ("v2", 11, 47, false),
+            ("v2", 11, 3, true),
+        ]);
+        let c = check(&conn, &verifying(), at(10), 20 * MIN).unwrap();
+        assert_eq!(c.signals[0].value, Some(0.06));
+        assert!(c.signals[0].recovered, "{}", c.describe());
+        assert!(c.describe().contains("before 0.0600"), "{}", c.describe());
     }
 }

@@ -68,8 +68,15 @@ pub fn verify(
     let deadline = since + verify.within.as_nanos();
     let check = loop {
         let now = crate::clock::now_ns();
-        let c =
-            recovery::check(conn, plan, &r.release, since, now + 1).map_err(|e| e.to_string())?;
+        let at = recovery::Since {
+            release: &r.release,
+            previous: r.previous.as_deref(),
+            since_ns: since,
+            window_ns: plan.stages[r.stage.min(plan.stages.len() - 1)]
+                .window
+                .as_nanos(),
+        };
+        let c = recovery::check(conn, plan, at, now + 1).map_err(|e| e.to_string())?;
         on_check(&c);
         if c.recovered() || now >= deadline {
             break c;
