@@ -365,6 +365,17 @@ fn r_turns_a_trace_into_a_case_file() {
     assert_eq!(case["assertions"].as_array().unwrap().len(), kept);
     assert!(case["assertions"][0]["type"] != "no_tool_errors");
     assert_eq!(case["source"]["version"], "v3");
+    // The cache's case index has it too: the Incidents and Gate panes join to it.
+    let ws = Workspace::open(Some(demo_config()), None, true).unwrap();
+    let conn = rusqlite::Connection::open(&ws.db_path).unwrap();
+    let indexed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM cases WHERE id = ?1",
+            [case["id"].as_str().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 1);
 }
 
 #[test]

@@ -27,11 +27,23 @@ pub fn suggest(ws: &Workspace, trace_id: String, now_ns: i64, incident: Option<i
 /// Writes the case file atomically; the answer is an [`Action::CaseSaved`].
 pub fn save(ws: &Workspace, case: &cases::Case) -> Action {
     let dir = ws.suite_dir();
-    Action::CaseSaved(
-        cases::save(&dir, case)
-            .map(|p| p.display().to_string())
-            .map_err(|e| format!("{}: {e}", dir.display())),
-    )
+    let saved = cases::save(&dir, case)
+        .map(|p| p.display().to_string())
+        .map_err(|e| format!("{}: {e}", dir.display()));
+    // The file is what counts; the index (what the Incidents and Gate panes join to)
+    // follows, and a failure there is said, not fatal.
+    Action::CaseSaved(saved.map(|path| match index(ws, &dir) {
+        Ok(()) => path,
+        Err(e) => format!("{path} (the cache's case index is not updated: {e})"),
+    }))
+}
+
+fn index(ws: &Workspace, dir: &std::path::Path) -> Result<(), String> {
+    let writer = crate::store::open_writer(&ws.db_path).map_err(|e| e.to_string())?;
+    let suite = cases::Suite::load(dir);
+    cases::index::index(writer.connection(), &suite, crate::clock::now_ns())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Runs case effects off the UI thread.
