@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat};
+use chrono::{DateTime, SecondsFormat};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -23,7 +23,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::otlp_span::{self, SpanParts, flatten_into, hex_id};
-use super::window::{Pass, Window};
+use super::window::{Pass, Window, nanos};
 use super::{BoxFuture, Fetcher, Page, PullContext, PullError, Records, Source, SourceConfig};
 use crate::ingest::{Resource, SpanRecord};
 use crate::otlp::Attributes;
@@ -754,18 +754,6 @@ fn tokens(usage: &BTreeMap<String, Value>, side: &str, aliases: &[&str]) -> Opti
 
 fn int(v: &Value) -> Option<i64> {
     v.as_i64().or_else(|| v.as_f64().map(|f| f.round() as i64))
-}
-
-/// ISO 8601 to Unix nanoseconds; a time without an offset is UTC.
-fn nanos(text: &str, field: &str) -> Result<i64, String> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.to_utc())
-        .or_else(|_| {
-            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
-        })
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| format!("{field} {text:?} is not an ISO 8601 time"))
 }
 
 /// Milliseconds, as Langfuse stores times.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::otlp_span::{self, SpanParts};
-use super::window::{Pass, Window};
+use super::window::{Pass, Window, nanos};
 use super::{BoxFuture, Fetcher, Page, PullContext, PullError, Records, Source, SourceConfig};
 use crate::ingest::Resource;
 
@@ -187,14 +187,6 @@ fn regroup(attributes: &mut Map<String, Value>, prefix: &str) {
         prefix.into(),
         Value::String(Value::Object(object).to_string()),
     );
-}
-
-/// RFC 3339 (Phoenix writes offsets such as `+00:00`) to Unix nanoseconds.
-fn nanos(text: &str, field: &str) -> Result<i64, String> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| format!("{field} {text:?} is not an RFC 3339 time"))
 }
 
 fn rfc3339(ns: i64) -> String {

@@ -7,6 +7,19 @@ use serde::{Deserialize, Serialize};
 
 use super::{PullError, SourceConfig};
 
+/// An API's ISO 8601 time (Phoenix writes offsets such as `+00:00`, Langfuse may
+/// write none: then it is UTC) to Unix nanoseconds; the error names the field.
+pub(super) fn nanos(text: &str, field: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+        })
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| format!("{field} {text:?} is not an ISO 8601 time"))
+}
+
 /// Where a windowed source stands: inside a pass, or between two.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {
