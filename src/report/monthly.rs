@@ -242,12 +242,14 @@ fn sample_stat(signal: &str) -> Option<(bool, Statistic)> {
 
 /// The value a rollout check would read over these requests: the candidate's current
 /// value as drift computes it (`None` with no trials, or too few for the statistic).
-fn reading(signal: &str, reqs: &[Req]) -> Option<f64> {
+/// What a check reads; a rate over fewer than `min_n` trials is no reading, as the
+/// rollout machine does not count it either.
+fn reading(signal: &str, reqs: &[Req], min_n: u64) -> Option<f64> {
     if let Some(i) = rate_index(signal) {
         let (x, n) = reqs
             .iter()
             .fold((0, 0), |(x, n), r| (x + r.counts[i], n + r.counts[i + 1]));
-        return (n > 0).then(|| x as f64 / n as f64);
+        return (n > 0 && n >= min_n).then(|| x as f64 / n as f64);
     }
     let (latency, stat) = sample_stat(signal)?;
     if reqs.len() < stat.min_sample() {
@@ -292,6 +294,7 @@ fn tracks(
     versions: &[VersionLine],
     signal: &str,
     window: i64,
+    min_n: u64,
     cache: &mut BTreeMap<(i64, i64), Vec<Req>>,
 ) -> rusqlite::Result<Vec<Track>> {
     let span = &ctx.span;
@@ -315,7 +318,7 @@ fn tracks(
                 let hi = reqs.partition_point(|r| r.at < at);
                 Point {
                     at_ns: at,
-                    value: reading(signal, &reqs[lo..hi]),
+                    value: reading(signal, &reqs[lo..hi], min_n),
                 }
             })
             .collect();
@@ -367,6 +370,7 @@ fn triggers(
                             versions,
                             &t.signal,
                             stage.window.as_nanos(),
+                            t.min_n,
                             &mut cache,
                         )?;
                         let trig = ratchet::Trigger {
@@ -1070,15 +1074,16 @@ mod tests {
         let reqs: Vec<Req> = (0..40)
             .map(|i| req(u64::from(i % 10 == 0), 100.0 + i as f64))
             .collect();
-        assert_eq!(reading("refusal_rate", &reqs), Some(0.1));
-        assert_eq!(reading("tool_error_rate", &reqs), Some(0.0));
+        assert_eq!(reading("refusal_rate", &reqs, 30), Some(0.1));
+        assert_eq!(reading("refusal_rate", &reqs, 41), None, "under min_n");
+        assert_eq!(reading("tool_error_rate", &reqs, 30), Some(0.0));
         assert_eq!(
-            reading("retrieval_empty_rate", &reqs),
+            reading("retrieval_empty_rate", &reqs, 0),
             None,
             "no retrievals"
         );
-        assert_eq!(reading("latency_p95", &reqs), None, "a p95 needs 200");
-        assert!(reading("latency_p50", &reqs).is_some());
-        assert_eq!(reading("tool_error_rate.refund", &reqs), None);
+        assert_eq!(reading("latency_p95", &reqs, 0), None, "a p95 needs 200");
+        assert!(reading("latency_p50", &reqs, 0).is_some());
+        assert_eq!(reading("tool_error_rate.refund", &reqs, 0), None);
     }
 }
