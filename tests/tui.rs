@@ -915,7 +915,7 @@ fn rollout_pane_fires_the_trigger_and_rolls_back_after_the_typed_confirmation() 
     let pane = screen(&h);
     for want in [
         "TRIGGERED refusal spike: refusal_rate at",
-        "R rolls back to v2 with rollback (tested",
+        "R rolls back to v2 with rollback, tested",
         "● canary 5%",
         "[!] refusals hold",
         "2 in a row (fires at 2)",

@@ -38,11 +38,11 @@ pub fn record(
 ) -> Result<TraceReview, String> {
     let sql = |e: rusqlite::Error| e.to_string();
     let tx = conn.unchecked_transaction().map_err(sql)?;
-    let version: Option<i64> = tx
+    let (version, trace_id): (Option<i64>, String) = tx
         .query_row(
-            "SELECT version_id FROM traces WHERE id = ?1",
+            "SELECT version_id, trace_id FROM traces WHERE id = ?1",
             [trace_pk],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .map_err(sql)?
@@ -87,6 +87,14 @@ pub fn record(
             ));
         }
     }
+    // Scores judge a release: who gave which, and when, is kept like every other call.
+    let scored: Vec<_> = scores
+        .iter()
+        .map(|s| serde_json::json!({"criterion": s.criterion, "score": s.score, "scale": s.scale}))
+        .collect();
+    let details = serde_json::json!({"scores": scored, "note": note});
+    crate::audit::record(&tx, now_ns, reviewer, "review.score", &trace_id, &details)
+        .map_err(sql)?;
     tx.commit().map_err(sql)?;
     for_trace(conn, trace_pk, reviewer).map_err(sql)
 }
@@ -270,6 +278,16 @@ mod tests {
         let err = record(&conn, other, "ana", 500, &[], Some("hm")).unwrap_err();
         assert!(err.contains("not scored"), "{err}");
         assert!(record(&conn, 999, "ana", 1, &[score("x", 1)], None).is_err());
+        // Every stored score is in the audit chain, under the reviewer and the trace.
+        let audited: Vec<(String, String)> = conn
+            .prepare("SELECT actor, subject FROM audit_log WHERE action = 'review.score'")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(audited.len(), 4, "{audited:?}");
+        assert_eq!(audited[2], ("bo".to_string(), "aa".to_string()));
     }
 
     #[test]

@@ -119,20 +119,21 @@ impl Tested {
         matches!(self, Tested::Tested { .. })
     }
 
-    /// `tested 2d ago`, `stale: changed since its rehearsal 3d ago`, `untested`.
+    /// `tested 2d ago (11-25 14:02 UTC)`, `stale: changed since its rehearsal 3d ago
+    /// (…)`, `untested: never rehearsed successfully`.
     pub fn describe(&self, now_ns: i64) -> String {
-        let ago = |t: i64| crate::tui::widgets::age(t, now_ns);
+        let when = |t: i64| {
+            let date = chrono::DateTime::from_timestamp_nanos(t).format("%m-%d %H:%M UTC");
+            format!("{} ago ({date})", crate::tui::widgets::age(t, now_ns))
+        };
         match self {
-            Tested::Tested { rehearsed_ns } => format!("tested {} ago", ago(*rehearsed_ns)),
+            Tested::Tested { rehearsed_ns } => format!("tested {}", when(*rehearsed_ns)),
             Tested::Stale {
                 rehearsed_ns,
                 changed: true,
-            } => format!(
-                "stale: changed since its rehearsal {} ago",
-                ago(*rehearsed_ns)
-            ),
+            } => format!("stale: changed since its rehearsal {}", when(*rehearsed_ns)),
             Tested::Stale { rehearsed_ns, .. } => {
-                format!("stale: last rehearsed {} ago", ago(*rehearsed_ns))
+                format!("stale: last rehearsed {}", when(*rehearsed_ns))
             }
             Tested::Untested => "untested: never rehearsed successfully".into(),
         }
@@ -222,7 +223,7 @@ mod tests {
         assert!(
             edited
                 .describe(3 * DAY)
-                .contains("changed since its rehearsal 1d ago")
+                .contains("changed since its rehearsal 1d ago (01-03 00:00 UTC)")
         );
     }
 

@@ -142,7 +142,7 @@ fn trigger_banner(s: &State, v: &RolloutView) -> Line<'static> {
     let offer = match (v.rollback(), s.readonly) {
         (_, true) => "readonly: roll back from a writable console".to_string(),
         (Some(p), false) => format!(
-            "R rolls back to {} with {} ({})",
+            "R rolls back to {} with {}, {}",
             v.rollout.previous.as_deref().unwrap_or("?"),
             p.name,
             p.tested.describe(s.now_ns)
