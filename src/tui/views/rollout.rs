@@ -183,6 +183,10 @@ fn stage(v: &RolloutView) -> &Stage {
 
 /// The window countdown as a gauge, the approvals and the last check.
 fn window_line(s: &State, v: &RolloutView, f: &mut Frame, area: Rect) {
+    if !v.active() {
+        f.render_widget(Paragraph::new(over_line(s, v)), area);
+        return;
+    }
     let st = stage(v);
     let total = st.window.as_nanos().max(1);
     let left = v.rollout.window_left_ns(&v.plan, s.now_ns);
@@ -205,6 +209,25 @@ fn window_line(s: &State, v: &RolloutView, f: &mut Frame, area: Rect) {
         .filled_symbol(symbols::line::THICK_HORIZONTAL)
         .unfilled_symbol(symbols::line::HORIZONTAL);
     f.render_widget(gauge, area);
+}
+
+/// A finished rollout: when it ended, and the times that matter after a rollback.
+fn over_line(s: &State, v: &RolloutView) -> Line<'static> {
+    let r = &v.rollout;
+    let mut parts = vec![format!(
+        "the rollout is over: {}",
+        phase_word(r.state).to_lowercase()
+    )];
+    if let Some(at) = r.rolled_back_ns {
+        parts.push(format!("{} ago", widgets::age(at, s.now_ns)));
+    }
+    if let Some(secs) = r.seconds_to_rollback() {
+        parts.push(format!("{secs:.1} s after the trigger"));
+    }
+    if let (Some(back), Some(ok)) = (r.rolled_back_ns, r.recovered_ns) {
+        parts.push(format!("recovered {:.0} s later", (ok - back) as f64 / 1e9));
+    }
+    Line::styled(parts.join(" · "), widgets::dim())
 }
 
 /// `12m 04s`.
