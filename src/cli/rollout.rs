@@ -5,7 +5,8 @@ use clap::Subcommand;
 use color_eyre::eyre::{Result, bail, eyre};
 
 use crate::rollout::machine::{ItemState, Rollout, State};
-use crate::rollout::{Plan, evidence, store};
+use crate::rollout::ops::{self, Op};
+use crate::rollout::{Plan, store};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]
@@ -102,47 +103,25 @@ pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
     }
     .ok_or_else(|| eyre!("no rollout in flight: `relops rollout start PLAN --release V`"))?;
     let plan = find_plan(ws, &r.plan)?;
-    let (kind, item, evidence) = match cmd {
+    let op = match cmd {
         RolloutCommand::Status { json } => return status(id, &r, plan, now, *json),
-        RolloutCommand::Tick => {
-            let e = evidence::gather(conn, &ws.config, plan, &r, now);
-            r.tick(plan, &e);
-            ("tick", None, serde_json::to_value(&e)?)
-        }
-        RolloutCommand::Check { item } => {
-            r.check(plan, item).map_err(|e| eyre!(e))?;
-            ("check", Some(item.as_str()), serde_json::json!({}))
-        }
-        RolloutCommand::Approve => {
-            r.approve(&actor).map_err(|e| eyre!(e))?;
-            ("approve", None, serde_json::json!({}))
-        }
-        RolloutCommand::Promote => {
-            let e = evidence::gather(conn, &ws.config, plan, &r, now);
-            r.tick(plan, &e);
-            r.promote(plan, now).map_err(|e| eyre!(e))?;
-            ("promote", None, serde_json::to_value(&e)?)
-        }
-        RolloutCommand::Hold => {
-            r.hold().map_err(|e| eyre!(e))?;
-            ("hold", None, serde_json::json!({}))
-        }
-        RolloutCommand::Resume => {
-            r.resume().map_err(|e| eyre!(e))?;
-            ("resume", None, serde_json::json!({}))
-        }
         RolloutCommand::Rollback(args) => return rollback(ws, conn, id, &mut r, plan, args),
         RolloutCommand::Watch => return watch(ws, conn, id, r, plan),
         RolloutCommand::Start { .. } => unreachable!("handled above"),
+        RolloutCommand::Tick => Op::Tick,
+        RolloutCommand::Check { item } => Op::Check(item.clone()),
+        RolloutCommand::Approve => Op::Approve,
+        RolloutCommand::Promote => Op::Promote,
+        RolloutCommand::Hold => Op::Hold,
+        RolloutCommand::Resume => Op::Resume,
     };
-    let change = store::Change {
+    let cx = ops::Ctx {
+        conn,
+        config: &ws.config,
         actor: &actor,
-        kind,
-        item,
-        evidence,
         now_ns: now,
     };
-    store::save(conn, id, &r, &change)?;
+    ops::apply(&cx, id, &mut r, plan, &op).map_err(|e| eyre!(e))?;
     status(id, &r, plan, now, false)?;
     Ok(u8::from(r.state == State::Triggered))
 }
@@ -199,16 +178,13 @@ fn watch(
     let runtime = tokio::runtime::Runtime::new()?;
     loop {
         let now = crate::clock::now_ns();
-        let e = evidence::gather(conn, &ws.config, plan, &r, now);
-        r.tick(plan, &e);
-        let change = store::Change {
+        let cx = ops::Ctx {
+            conn,
+            config: &ws.config,
             actor: &actor,
-            kind: "tick",
-            item: None,
-            evidence: serde_json::to_value(&e)?,
             now_ns: now,
         };
-        store::save(conn, id, &r, &change)?;
+        ops::apply(&cx, id, &mut r, plan, &Op::Tick).map_err(|e| eyre!(e))?;
         eprintln!("{}", one_line(&r, plan, now));
         if r.state != State::Running {
             break;

@@ -203,23 +203,9 @@ pub(crate) mod testing {
     /// A successful trace row of `label` (fingerprint `fp-<label>`); `key` orders it.
     pub fn row(label: &str, key: i64) -> TraceRow {
         TraceRow {
-            id: format!("{key:032x}"),
             version: label.into(),
             version_id: format!("fp-{label}"),
-            name: "t".into(),
-            started_at: String::new(),
-            duration_ms: 1.0,
-            status: "ok",
-            refusal: false,
-            safety_events: 0,
-            tool_calls: 0,
-            tool_errors: 0,
-            tokens_in: 0,
-            tokens_out: 0,
-            cost_usd: 0.0,
-            source: "s".into(),
-            pk: key,
-            start_ns: key,
+            ..crate::tui::fixtures::trace_row(key, key)
         }
     }
 

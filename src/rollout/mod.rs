@@ -4,6 +4,7 @@
 
 pub mod evidence;
 pub mod machine;
+pub mod ops;
 pub mod plan;
 pub mod recovery;
 pub mod rollback;

@@ -12,7 +12,7 @@ pub mod data;
 mod driver;
 pub mod filter;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod gate;
 pub mod headless;
 pub mod input;

@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 
 use super::action::{Action, ProcEvent, RolloutOp};
 use crate::rollout::machine::State as Phase;
-use crate::rollout::{evidence, rollback, store};
+use crate::rollout::ops::{self, Op};
+use crate::rollout::{rollback, store};
 use crate::runbook::exec::{Event, Mode, Operator};
 use crate::runbook::job::{self, Job};
 use crate::runbook::record;
@@ -142,47 +143,30 @@ pub fn apply(ws: &Workspace, op: &RolloutOp) -> Result<String, String> {
         .iter()
         .find(|p| p.name == r.plan)
         .ok_or_else(|| format!("no [[rollout]] plan named {:?} in the config", r.plan))?;
-    let now = crate::clock::now_ns();
     let actor = crate::audit::actor();
-    let mut evidence = serde_json::json!({});
-    let (kind, item, text) = match op {
-        RolloutOp::Tick | RolloutOp::Promote => {
-            let e = evidence::gather(conn, &ws.config, plan, &r, now);
-            r.tick(plan, &e);
-            evidence = serde_json::to_value(&e).map_err(|e| e.to_string())?;
-            if *op == RolloutOp::Tick {
-                ("tick", None, checked(&r))
-            } else {
-                r.promote(plan, now)?;
-                ("promote", None, promoted(&r, plan))
-            }
-        }
-        RolloutOp::Check(item) => {
-            r.check(plan, item)?;
-            ("check", Some(item.as_str()), format!("ticked {item:?}"))
-        }
-        RolloutOp::Approve => {
-            r.approve(&actor)?;
-            ("approve", None, format!("approved by {actor}"))
-        }
-        RolloutOp::HoldResume if r.state == Phase::Held => {
-            r.resume()?;
-            ("resume", None, "resumed".into())
-        }
-        RolloutOp::HoldResume => {
-            r.hold()?;
-            ("hold", None, "held: no promotion until resumed".into())
-        }
+    let op = match op {
+        RolloutOp::Tick => Op::Tick,
+        RolloutOp::Check(item) => Op::Check(item.clone()),
+        RolloutOp::Approve => Op::Approve,
+        RolloutOp::Promote => Op::Promote,
+        RolloutOp::HoldResume if r.state == Phase::Held => Op::Resume,
+        RolloutOp::HoldResume => Op::Hold,
     };
-    let change = store::Change {
+    let cx = ops::Ctx {
+        conn,
+        config: &ws.config,
         actor: &actor,
-        kind,
-        item,
-        evidence,
-        now_ns: now,
+        now_ns: crate::clock::now_ns(),
     };
-    store::save(conn, id, &r, &change).map_err(|e| e.to_string())?;
-    Ok(text)
+    ops::apply(&cx, id, &mut r, plan, &op)?;
+    Ok(match op {
+        Op::Tick => checked(&r),
+        Op::Check(item) => format!("ticked {item:?}"),
+        Op::Approve => format!("approved by {actor}"),
+        Op::Promote => promoted(&r, plan),
+        Op::Hold => "held: no promotion until resumed".into(),
+        Op::Resume => "resumed".into(),
+    })
 }
 
 fn checked(r: &crate::rollout::Rollout) -> String {

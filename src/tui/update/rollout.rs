@@ -229,15 +229,9 @@ fn answered(s: &mut State, yes: bool) -> Vec<Effect> {
             vec![Effect::Kill]
         }
         (Purpose::Untested, true) => {
-            let target = c.expect.clone();
-            let (name, target) = match s.rollout.current() {
-                Some(v) => (
-                    v.plan.rollback_procedure.clone().unwrap_or_default(),
-                    v.rollout.previous.clone().unwrap_or(target),
-                ),
-                None => return Vec::new(),
-            };
-            s.overlay = rollback_confirm(&name, &target, true);
+            if let Some((name, _, target)) = rollback_procedure(s) {
+                s.overlay = rollback_confirm(&name, &target, true);
+            }
             Vec::new()
         }
         (Purpose::Rollback { allow_untested }, true) => {
