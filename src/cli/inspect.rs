@@ -17,7 +17,7 @@ pub struct VersionsArgs {
 pub struct TracesArgs {
     #[arg(long)]
     pub json: bool,
-    /// Only this version (label, fingerprint id or id prefix).
+    /// Only this version (label, label@id, fingerprint id or id prefix).
     #[arg(long, value_name = "V")]
     pub version: Option<String>,
     /// Only traces that started within this period before now (e.g. 1h, 7d).

@@ -69,27 +69,94 @@ pub fn versions(conn: &Connection) -> rusqlite::Result<Vec<VersionRow>> {
     rows.collect()
 }
 
-/// Finds a version by label (the newest of that label), fingerprint id or id prefix.
+/// Finds a version by fingerprint id, `label@id-prefix`, label, or unique id prefix.
 pub fn resolve_version(conn: &Connection, spec: &str) -> Result<VersionRow, String> {
     let all = versions(conn).map_err(|e| e.to_string())?;
-    if let Some(v) = all.iter().rev().find(|v| v.label == spec || v.id == spec) {
-        return Ok(v.clone());
+    find_version(&all, spec).cloned()
+}
+
+/// [`resolve_version`] over versions already read (the console's list).
+///
+/// A label that names several fingerprints is ambiguous, never "the newest": traffic
+/// can mint a label (anyone who reaches the receiver can post `service.version = "v2"`
+/// with another model), so the operator picks one as `LABEL@ID` from the candidates.
+pub fn find_version<'a>(all: &'a [VersionRow], spec: &str) -> Result<&'a VersionRow, String> {
+    if let Some(v) = all.iter().find(|v| v.id == spec) {
+        return Ok(v);
     }
-    let matches: Vec<&VersionRow> = all
+    if let Some((label, prefix)) = spec.rsplit_once('@') {
+        let named: Vec<&VersionRow> = all
+            .iter()
+            .filter(|v| v.label == label && v.id.starts_with(prefix))
+            .collect();
+        return match named.as_slice() {
+            [one] => Ok(one),
+            [] => Err(format!(
+                "no version {spec:?}; known versions: {}",
+                known_versions(all)
+            )),
+            many => Err(ambiguous(spec, many)),
+        };
+    }
+    let labelled: Vec<&VersionRow> = all.iter().filter(|v| v.label == spec).collect();
+    match labelled.as_slice() {
+        [one] => return Ok(one),
+        [] => {}
+        many => return Err(ambiguous(spec, many)),
+    }
+    let prefixed: Vec<&VersionRow> = all
         .iter()
         .filter(|v| spec.len() >= 4 && v.id.starts_with(spec))
         .collect();
-    match matches.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => {
-            let known: Vec<&str> = all.iter().map(|v| v.label.as_str()).collect();
-            Err(format!(
-                "no version {spec:?}; known versions: {}",
-                known.join(", ")
-            ))
-        }
-        _ => Err(format!("version prefix {spec:?} is ambiguous")),
+    match prefixed.as_slice() {
+        [one] => Ok(one),
+        [] => Err(format!(
+            "no version {spec:?}; known versions: {}",
+            known_versions(all)
+        )),
+        many => Err(ambiguous(spec, many)),
     }
+}
+
+/// `label@id` when the label alone names several fingerprints, else the label.
+pub fn version_name(all: &[VersionRow], v: &VersionRow) -> String {
+    if is_ambiguous(all, &v.label) {
+        qualified(v)
+    } else {
+        v.label.clone()
+    }
+}
+
+/// Whether `label` names more than one fingerprint.
+pub fn is_ambiguous(all: &[VersionRow], label: &str) -> bool {
+    all.iter().filter(|v| v.label == label).nth(1).is_some()
+}
+
+/// `label@` the first 8 digits of the fingerprint: enough to pick one.
+fn qualified(v: &VersionRow) -> String {
+    let short = v.id.get(..8).unwrap_or(&v.id);
+    format!("{}@{short}", v.label)
+}
+
+fn known_versions(all: &[VersionRow]) -> String {
+    let mut names: Vec<String> = all.iter().map(|v| version_name(all, v)).collect();
+    names.dedup();
+    names.join(", ")
+}
+
+fn ambiguous(spec: &str, many: &[&VersionRow]) -> String {
+    let candidates: Vec<String> = many
+        .iter()
+        .map(|v| {
+            let seen = v.first_seen.as_deref().unwrap_or("never");
+            format!("{} ({} traces, first seen {seen})", qualified(v), v.traces)
+        })
+        .collect();
+    format!(
+        "version {spec:?} is ambiguous: it names {} fingerprints: {}; name one as LABEL@ID",
+        many.len(),
+        candidates.join(", ")
+    )
 }
 
 /// Which traces a list shows.
@@ -531,4 +598,79 @@ pub fn freshness(conn: &Connection) -> rusqlite::Result<(Option<i64>, Option<i64
                 (SELECT count(*) FROM traces)",
     )?
     .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(rowid: i64, label: &str, id: &str, traces: i64) -> VersionRow {
+        VersionRow {
+            id: id.into(),
+            label: label.into(),
+            prompt_hash: None,
+            config_hash: None,
+            model: None,
+            index_version: None,
+            tools: BTreeMap::new(),
+            first_seen: None,
+            last_seen: None,
+            traces,
+            rowid,
+            first_seen_ns: None,
+            last_seen_ns: None,
+        }
+    }
+
+    fn spoofed() -> Vec<VersionRow> {
+        vec![
+            version(1, "v2", "cee871fa0011", 5013),
+            version(2, "v3", "0a1b2c3d4455", 2131),
+            version(3, "v2", "99887766aabb", 5),
+        ]
+    }
+
+    #[test]
+    fn a_label_with_two_fingerprints_is_refused_with_the_candidates() {
+        let all = spoofed();
+        let e = find_version(&all, "v2").unwrap_err();
+        assert!(e.contains("\"v2\" is ambiguous"), "{e}");
+        assert!(e.contains("v2@cee871fa (5013 traces"), "{e}");
+        assert!(e.contains("v2@99887766 (5 traces"), "{e}");
+        assert_eq!(find_version(&all, "v3").unwrap().rowid, 2);
+    }
+
+    #[test]
+    fn label_at_id_picks_one_fingerprint() {
+        let all = spoofed();
+        assert_eq!(find_version(&all, "v2@cee8").unwrap().rowid, 1);
+        assert_eq!(find_version(&all, "v2@99887766aabb").unwrap().rowid, 3);
+        assert_eq!(find_version(&all, "cee871fa0011").unwrap().rowid, 1);
+        let e = find_version(&all, "v2@ffff").unwrap_err();
+        assert!(
+            e.contains("known versions: v2@cee871fa, v3, v2@99887766"),
+            "{e}"
+        );
+        let e = find_version(&all, "v3@cee8").unwrap_err();
+        assert!(e.starts_with("no version \"v3@cee8\""), "{e}");
+    }
+
+    #[test]
+    fn names_qualify_only_ambiguous_labels() {
+        let all = spoofed();
+        assert_eq!(version_name(&all, &all[0]), "v2@cee871fa");
+        assert_eq!(version_name(&all, &all[1]), "v3");
+        assert!(is_ambiguous(&all, "v2") && !is_ambiguous(&all, "v3"));
+    }
+
+    #[test]
+    fn a_prefix_shared_by_two_ids_is_ambiguous() {
+        let all = vec![
+            version(1, "a", "abcd00000000", 1),
+            version(2, "b", "abcd11111111", 1),
+        ];
+        let e = find_version(&all, "abcd").unwrap_err();
+        assert!(e.contains("ambiguous") && e.contains("a@abcd0000"), "{e}");
+        assert_eq!(find_version(&all, "abcd1").unwrap().rowid, 2);
+    }
 }

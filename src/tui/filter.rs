@@ -13,7 +13,7 @@
 use std::fmt;
 
 use crate::period::Period;
-use crate::store::query::{TraceFilter, VersionRow};
+use crate::store::query::{self, TraceFilter, VersionRow};
 
 /// A parsed filter, before versions are resolved.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -160,27 +160,10 @@ impl fmt::Display for FilterSpec {
     }
 }
 
-/// A version by label (the newest with it), fingerprint id, or unique id prefix.
+/// A version by label, `label@id`, fingerprint id, or unique id prefix: the rules of
+/// every command ([`query::find_version`]).
 pub fn resolve_version(versions: &[VersionRow], spec: &str) -> Result<i64, String> {
-    if let Some(v) = versions
-        .iter()
-        .rev()
-        .find(|v| v.label == spec || v.id == spec)
-    {
-        return Ok(v.rowid);
-    }
-    let prefixed: Vec<&VersionRow> = versions
-        .iter()
-        .filter(|v| spec.len() >= 4 && v.id.starts_with(spec))
-        .collect();
-    match prefixed.as_slice() {
-        [one] => Ok(one.rowid),
-        [] => {
-            let known: Vec<&str> = versions.iter().map(|v| v.label.as_str()).collect();
-            Err(format!("no version {spec:?}; known: {}", known.join(", ")))
-        }
-        _ => Err(format!("version prefix {spec:?} is ambiguous")),
-    }
+    query::find_version(versions, spec).map(|v| v.rowid)
 }
 
 #[derive(Debug, PartialEq)]
@@ -268,7 +251,7 @@ mod tests {
         assert_eq!(at("v:v2").unwrap().version, Some(2));
         assert_eq!(at("v:aaaa11112222").unwrap().version, Some(1));
         assert_eq!(at("v:bbbb").unwrap().version, Some(2));
-        assert!(at("v:v9").unwrap_err().contains("known: v1, v2"));
+        assert!(at("v:v9").unwrap_err().contains("known versions: v1, v2"));
         assert_eq!(at("since:1m").unwrap().since_ns, Some(-60_000_000_000));
         assert_eq!(at("a b").unwrap().search.as_deref(), Some("a b"));
     }

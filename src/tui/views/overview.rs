@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table};
 
 use crate::clock::rfc3339;
 use crate::drift::{DriftReport, SignalReport};
-use crate::store::query::{Buckets, VersionRow};
+use crate::store::query::{self, Buckets, VersionRow};
 use crate::sync::status::{Health, SourceStatus};
 use crate::tui::data::OverviewData;
 use crate::tui::signals::{MIN_SAMPLE, SIGNALS, Signal, Unit, traffic_share};
@@ -146,8 +146,16 @@ fn versions_table(
         } else {
             "  "
         };
+        // A label that names two fingerprints may be spoofed traffic: say so, not only
+        // in colour; commands refuse it until one is named as `label@id`.
+        let label = match query::is_ambiguous(&data.versions, &v.label) {
+            true => Cell::from(format!("{marker}{} ⚠2fp", v.label)).style(widgets::bad()),
+            false => {
+                Cell::from(format!("{marker}{}", v.label)).style(Style::new().fg(version_colour(i)))
+            }
+        };
         let row = Row::new([
-            Cell::from(format!("{marker}{}", v.label)).style(Style::new().fg(version_colour(i))),
+            label,
             Cell::from(v.id.clone()),
             Cell::from(or_dash(&v.model)),
             Cell::from(or_dash(&v.prompt_hash)),
