@@ -43,6 +43,17 @@ pub struct Config {
     pub rollouts: Vec<crate::rollout::Plan>,
     /// Quality sampling: the review rounds and the rubric (see [`crate::review`]).
     pub rubric: crate::review::Rubric,
+    /// `relops collect`: the OTLP/HTTP receiver in the foreground.
+    pub collect: Collect,
+}
+
+/// The foreground receiver's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Collect {
+    /// The environment variable holding the bearer token senders must present;
+    /// required when listening beyond loopback.
+    pub token_env: Option<String>,
 }
 
 /// What the release gate tolerates before it holds a candidate.
@@ -441,9 +452,72 @@ impl Config {
             });
         }
         self.validate_sources(text, path)?;
+        self.validate_targets(text, path)?;
         self.validate_procedures(text, path)?;
         self.validate_rollouts(text, path)?;
         self.validate_rubric(text, path)
+    }
+
+    /// Replay targets: a URL that parses, and limits that let a call happen.
+    fn validate_targets(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        for (name, t) in &self.replay.targets {
+            let problem = http_url(&t.url.replace("{version}", "v"))
+                .map_err(|m| ("url", m))
+                .and_then(|()| match (t.timeout_ms, t.concurrency) {
+                    (0, _) => Err(("timeout_ms", "must be at least 1".into())),
+                    (_, 0) => Err(("concurrency", "must be at least 1".into())),
+                    _ => Ok(()),
+                });
+            if let Err((key, message)) = problem {
+                let header = format!("[replay.targets.{name}]");
+                let offset = text.find(&header).unwrap_or(0);
+                let (line, column) = line_col(text, offset);
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    key: format!("replay.targets.{name}.{key}"),
+                    message,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The signal names a rollout plan reads: a drift signal, or `series.NAME` of a
+    /// Prometheus source's `signals`. An unknown one would wait forever for a reading.
+    fn unknown_plan_signal(&self, plan: &crate::rollout::Plan) -> Option<String> {
+        let series: Vec<&str> = self
+            .sources
+            .iter()
+            .flat_map(|s| s.signals.keys())
+            .map(String::as_str)
+            .collect();
+        let known = |name: &str| match name.strip_prefix("series.") {
+            Some(s) => series.contains(&s),
+            None => crate::drift::catalogue::is_known(name),
+        };
+        let items = plan.stages.iter().flat_map(|st| {
+            st.items
+                .iter()
+                .filter_map(move |i| Some((&st.name, &i.name, i.signal.as_ref()?)))
+        });
+        let triggers = plan.stages.iter().flat_map(|st| {
+            st.triggers
+                .iter()
+                .map(move |t| (&st.name, &t.name, &t.signal))
+        });
+        let verify = plan
+            .verify
+            .iter()
+            .flat_map(|v| v.signals.iter().map(|s| (&plan.name, &plan.name, s)));
+        items.chain(triggers).chain(verify).find_map(|(stage, what, signal)| {
+            (!known(signal)).then(|| {
+                format!(
+                    "stage {stage:?}, {what:?}: unknown signal {signal:?}; `relops drift --list` names the drift signals, `series.NAME` a Prometheus source's signals"
+                )
+            })
+        })
     }
 
     /// Scales fit single digit keys, the share is a share, criterion names are unique.
@@ -484,7 +558,8 @@ impl Config {
             let problem = plan
                 .check()
                 .err()
-                .or_else(|| missing.map(|n| format!("no [[procedure]] named {n:?}")));
+                .or_else(|| missing.map(|n| format!("no [[procedure]] named {n:?}")))
+                .or_else(|| self.unknown_plan_signal(plan));
             if let Some(message) = problem {
                 let offset = text.find(&format!("\"{}\"", plan.name)).unwrap_or(0);
                 let (line, column) = line_col(text, offset);
@@ -546,6 +621,18 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// An absolute http(s) URL with a host, or what is wrong with it.
+pub fn http_url(text: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{text:?}: use an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} names no host"));
+    }
+    Ok(())
 }
 
 /// Where the `i`th `header` table (`[[source]]`) starts (0 when it cannot be found).
@@ -710,5 +797,60 @@ mod tests {
             err.contains("rollout[0]: no [[procedure]] named \"undo\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_source_endpoint_must_be_a_url() {
+        let text = "[[source]]\nname = \"px\"\nkind = \"phoenix\"\nproject = \"p\"\n\
+                    endpoint = \"not a url\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("relops.toml:1:1: source[0].endpoint"), "{err}");
+        assert!(err.contains("\"not a url\" is not a URL"), "{err}");
+        let ftp = text.replace("not a url", "ftp://h/x");
+        let err = parse(&ftp).unwrap_err().to_string();
+        assert!(err.contains("use an http:// or https:// URL"), "{err}");
+    }
+
+    #[test]
+    fn a_replay_target_url_and_limits_are_checked() {
+        let target = "\n\n[replay.targets.w]\nkind = \"http\"\nurl = \"http://h/{version}/x\"\n";
+        assert!(parse(target).is_ok());
+        let err = parse(&target.replace("http://h", "h:80"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("relops.toml:3:1: replay.targets.w.url"),
+            "{err}"
+        );
+        let err = parse(&format!("{target}concurrency = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("replay.targets.w.concurrency: must be at least 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_rollout_reads_only_known_signals() {
+        let plan = "[[rollout]]\nname = \"std\"\n\
+                    [[rollout.stage]]\nname = \"canary\"\nweight = 5\nwindow = \"30m\"\n";
+        let trigger = format!(
+            "{plan}trigger = [{{ name = \"spike\", signal = \"refusal_rat\", above = 0.1 }}]\n"
+        );
+        let err = parse(&trigger).unwrap_err().to_string();
+        assert!(
+            err.contains("rollout[0]: stage \"canary\", \"spike\": unknown signal \"refusal_rat\""),
+            "{err}"
+        );
+        assert!(parse(&trigger.replace("refusal_rat", "refusal_rate")).is_ok());
+        let item = format!(
+            "{plan}item = [{{ name = \"p95\", kind = \"threshold\", signal = \"series.p95\", max = 2 }}]\n"
+        );
+        let err = parse(&item).unwrap_err().to_string();
+        assert!(err.contains("unknown signal \"series.p95\""), "{err}");
+        let prometheus = "[[source]]\nname = \"prom\"\nkind = \"prometheus\"\n\
+                          endpoint = \"http://h\"\nsignals = { p95 = \"up\" }\n";
+        assert!(parse(&format!("{prometheus}{item}")).is_ok());
     }
 }

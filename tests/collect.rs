@@ -21,8 +21,13 @@ struct Collector {
 
 impl Collector {
     fn start(config: &Path, args: &[&str]) -> Self {
+        Self::start_with(config, args, &[])
+    }
+
+    fn start_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relops"))
             .env("RELOPS_NOW", NOW)
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(config)
             .args(["collect", "--listen", "127.0.0.1:0", "--interval", "1"])
@@ -65,8 +70,21 @@ impl Collector {
     }
 
     fn post(&self, content_type: &str, gzip: bool, body: Vec<u8>) -> reqwest::blocking::Response {
+        self.post_as(None, content_type, gzip, body)
+    }
+
+    fn post_as(
+        &self,
+        token: Option<&str>,
+        content_type: &str,
+        gzip: bool,
+        body: Vec<u8>,
+    ) -> reqwest::blocking::Response {
         let client = reqwest::blocking::Client::new();
         let mut req = client.post(&self.url).header("content-type", content_type);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
         if gzip {
             req = req.header("content-encoding", "gzip");
         }
@@ -298,4 +316,105 @@ fn source_name_and_readonly() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const TOKEN_VAR: &str = "RELOPS_TEST_COLLECT_TOKEN";
+
+#[test]
+fn a_token_guards_the_receiver_and_a_minted_label_is_ambiguous() {
+    let (dir, config) = workspace();
+    std::fs::write(
+        &config,
+        format!("[workspace]\ncache = \"cache.db\"\n[collect]\ntoken_env = \"{TOKEN_VAR}\"\n"),
+    )
+    .unwrap();
+    let token = "tok-3f9a71c2";
+    let c = Collector::start_with(&config, &[], &[(TOKEN_VAR, token)]);
+    let release = |trace: &[u8; 16], model: &str| {
+        request(vec![
+            span(
+                trace,
+                1,
+                None,
+                vec![string("openinference.span.kind", "CHAIN")],
+            ),
+            span(trace, 2, Some(1), vec![string("llm.model_name", model)]),
+        ])
+    };
+    let pb = "application/x-protobuf";
+    let open = c.post(pb, false, release(&A, "m-1"));
+    assert_eq!(open.status(), 401);
+    assert_eq!(open.headers()["www-authenticate"], "Bearer");
+    let wrong = c.post_as(Some("tok-3f9a71c3"), pb, false, release(&A, "m-1"));
+    assert_eq!(wrong.status(), 401);
+    let status = proto::RpcStatus::decode(wrong.bytes().unwrap()).unwrap();
+    assert!(
+        status.message.contains("bearer token"),
+        "{}",
+        status.message
+    );
+    assert!(!status.message.contains(token));
+    assert_eq!(
+        c.post_as(Some(token), pb, false, release(&A, "m-1"))
+            .status(),
+        200
+    );
+    // Someone with the token (or an open receiver) posts the same label, another model.
+    assert_eq!(
+        c.post_as(Some(token), pb, false, release(&C, "m-evil"))
+            .status(),
+        200
+    );
+    let (exit, _) = c.terminate();
+    assert!(exit.success());
+
+    let versions = json(relops(&config).args(["versions", "--json"]));
+    let ids: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|v| assert_eq!(v["label"], "edge-1"))
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{versions}");
+    let out = relops(&config)
+        .args(["traces", "--version", "edge-1"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"edge-1\" is ambiguous"), "{stderr}");
+    for id in &ids {
+        assert!(stderr.contains(&format!("edge-1@{}", &id[..8])), "{stderr}");
+    }
+    let picked = format!("edge-1@{}", &ids[0][..8]);
+    let traces = json(relops(&config).args(["traces", "--version", &picked, "--json"]));
+    assert_eq!(traces.as_array().unwrap().len(), 1, "{traces}");
+    drop(dir);
+}
+
+#[test]
+fn listening_beyond_loopback_needs_a_token() {
+    let (_dir, config) = workspace();
+    relops(&config)
+        .args(["collect", "--listen", "0.0.0.0:0"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .failure()
+        .stderr(contains("beyond loopback, needs a bearer token"));
+    std::fs::write(
+        &config,
+        format!("[workspace]\ncache = \"cache.db\"\n[collect]\ntoken_env = \"{TOKEN_VAR}\"\n"),
+    )
+    .unwrap();
+    relops(&config)
+        .env_remove(TOKEN_VAR)
+        .args(["collect", "--listen", "127.0.0.1:0"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "[collect] token_env: environment variable {TOKEN_VAR} is not set"
+        )));
 }

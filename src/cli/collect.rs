@@ -3,9 +3,10 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use color_eyre::eyre::{Result, WrapErr, bail};
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 
 use crate::collect::{self, Options, Receiver, ReceiverStats};
+use crate::sources::Secret;
 use crate::store;
 use crate::workspace::Workspace;
 
@@ -36,10 +37,16 @@ pub fn run(ws: &Workspace, args: &CollectArgs) -> Result<()> {
     if args.interval == 0 {
         bail!("--interval must be at least 1 second");
     }
+    let token = match &ws.config.collect.token_env {
+        Some(var) => Some(Secret::from_env(var).map_err(|e| eyre!("[collect] token_env: {e}"))?),
+        None => None,
+    };
+    let has_token = token.is_some();
     let writer = store::open_writer(&ws.db_path)?;
     let options = Options {
         source: args.source.clone(),
         max_body_bytes: args.max_body_mib.saturating_mul(1 << 20),
+        token,
         ..Options::default()
     };
     let receiver = Receiver::new(writer, &ws.config, options);
@@ -50,6 +57,7 @@ pub fn run(ws: &Workspace, args: &CollectArgs) -> Result<()> {
             .await
             .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        collect::check_exposure(addr, has_token).map_err(|e| eyre!(e))?;
         eprintln!(
             "relops collect: listening on http://{addr}/v1/traces (source {:?}); Ctrl-C stops",
             args.source

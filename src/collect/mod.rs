@@ -31,7 +31,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -44,10 +46,33 @@ pub use decode::{DecodeError, Decoded, Encoding, gunzip};
 
 use crate::config::Config;
 use crate::ingest::Extractor;
+use crate::sources::Secret;
 use crate::store::{IngestCounts, Writer};
 
 /// Source name of spans received over OTLP/HTTP unless told otherwise.
 pub const DEFAULT_SOURCE: &str = "otlp-http";
+
+/// Refuses to listen beyond loopback without a token: the receiver is where traffic
+/// names its version, and an open one lets anyone on the network post a second "v2".
+pub fn check_exposure(addr: std::net::SocketAddr, has_token: bool) -> Result<(), String> {
+    if addr.ip().is_loopback() || has_token {
+        return Ok(());
+    }
+    Err(format!(
+        "listening on {addr}, beyond loopback, needs a bearer token: name its environment \
+         variable in [collect] token_env (or the source's auth.token_env) and export it"
+    ))
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>`. Compared as digests, so
+/// the time taken says nothing about how much of a guess was right.
+fn authorised(headers: &HeaderMap, token: &Secret) -> bool {
+    use sha2::{Digest, Sha256};
+    let given = header(headers, AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    Sha256::digest(given.trim().as_bytes()) == Sha256::digest(token.expose().as_bytes())
+}
 
 /// How long requests in flight may take to finish once shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -60,6 +85,7 @@ const INVALID_ARGUMENT: i32 = 3;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const INTERNAL: i32 = 13;
 const UNAVAILABLE: i32 = 14;
+const UNAUTHENTICATED: i32 = 16;
 
 /// How the receiver behaves.
 #[derive(Debug, Clone)]
@@ -70,6 +96,9 @@ pub struct Options {
     pub max_body_bytes: usize,
     /// Spans decoded and waiting for the writer; beyond this requests get 503.
     pub max_pending_spans: usize,
+    /// When set, a request must carry `Authorization: Bearer <token>` (401 without):
+    /// anyone who can post spans can mint a version label.
+    pub token: Option<Secret>,
 }
 
 impl Default for Options {
@@ -78,6 +107,7 @@ impl Default for Options {
             source: DEFAULT_SOURCE.to_string(),
             max_body_bytes: 32 << 20,
             max_pending_spans: 50_000,
+            token: None,
         }
     }
 }
@@ -301,6 +331,14 @@ async fn export(State(app): State<App>, request: Request) -> Response {
     let stats = &shared.stats;
     stats.request();
     let headers = request.headers();
+    if let Some(token) = &shared.options.token
+        && !authorised(headers, token)
+    {
+        let encoding = header(headers, CONTENT_TYPE)
+            .and_then(Encoding::from_content_type)
+            .unwrap_or(Encoding::Json);
+        return unauthorised(stats, encoding);
+    }
     let Some(encoding) = header(headers, CONTENT_TYPE).and_then(Encoding::from_content_type) else {
         let found = header(headers, CONTENT_TYPE).unwrap_or("none");
         return invalid(
@@ -444,6 +482,18 @@ fn invalid(stats: &Stats, encoding: Encoding, http: StatusCode, message: String)
     stats.invalid.fetch_add(1, Ordering::Relaxed);
     stats.failed(message.clone());
     status(encoding, http, INVALID_ARGUMENT, message)
+}
+
+fn unauthorised(stats: &Stats, encoding: Encoding) -> Response {
+    stats.invalid.fetch_add(1, Ordering::Relaxed);
+    let message = "missing or wrong bearer token: send Authorization: Bearer <token>".to_string();
+    stats.failed(message.clone());
+    let mut response = status(encoding, StatusCode::UNAUTHORIZED, UNAUTHENTICATED, message);
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    response
 }
 
 fn too_large(stats: &Stats, encoding: Encoding, limit: usize) -> Response {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Committer, Event};
 use crate::collect::{Options, Receiver, ReceiverStats, Stats};
 use crate::config::Config;
-use crate::sources::SourceConfig;
+use crate::sources::{Secret, SourceConfig};
 
 /// Where a receiver listens when its source names no address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4318";
@@ -68,12 +68,19 @@ async fn start(
     db: &Path,
     listen: &str,
 ) -> Result<(Receiver, tokio::net::TcpListener), String> {
+    let token = match &source.auth.token_env {
+        Some(var) => Some(Secret::from_env(var).map_err(|e| format!("auth.token_env: {e}"))?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    crate::collect::check_exposure(addr, token.is_some())?;
     let writer = crate::store::open_writer(db).map_err(|e| e.to_string())?;
     let options = Options {
         source: source.name.clone(),
+        token,
         ..Options::default()
     };
     Ok((Receiver::new(writer, config, options), listener))
