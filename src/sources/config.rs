@@ -163,6 +163,9 @@ impl SourceConfig {
         let http = matches!(self.kind, Phoenix | Langfuse | Prometheus);
         needs("endpoint", !http || self.endpoint.is_some())?;
         refuses("endpoint", !http && self.endpoint.is_some())?;
+        if let Some(endpoint) = &self.endpoint {
+            crate::config::http_url(endpoint).map_err(|m| ("endpoint", m))?;
+        }
         needs("project", self.kind != Phoenix || self.project.is_some())?;
         refuses("project", self.kind != Phoenix && self.project.is_some())?;
         needs("path", self.kind != OtlpFile || self.path.is_some())?;
