@@ -188,6 +188,11 @@ impl Rollout {
                     (ItemKind::Threshold, Some(r)) => {
                         let max = i.max.unwrap_or(f64::INFINITY);
                         match r.value {
+                            // One request under the limit is no evidence it holds.
+                            _ if r.n < i.min_n => ItemState::Pending(format!(
+                                "not enough data ({} of {} observations)",
+                                r.n, i.min_n
+                            )),
                             None => ItemState::Pending("not enough data".into()),
                             Some(v) if v <= max => ItemState::Pass(format!("{v:.4} ≤ {max}")),
                             Some(v) => ItemState::Fail(format!("{v:.4} > {max}")),
@@ -346,6 +351,25 @@ mod tests {
         r.check(&plan(), "dashboards reviewed").unwrap();
         r.approve("ana").unwrap();
         r.tick(&plan(), &reading(Verdict::Ok, 0.02));
+    }
+
+    #[test]
+    fn a_threshold_item_on_one_request_neither_passes_nor_promotes() {
+        let p = plan();
+        let mut r = Rollout::start(&p, "v3", Some("v2"), 0);
+        r.check(&p, "dashboards reviewed").unwrap();
+        r.approve("ana").unwrap();
+        let mut one = reading(Verdict::Ok, 0.0);
+        one.signals.get_mut("refusal_rate").unwrap().n = 1;
+        r.tick(&p, &one);
+        assert_eq!(
+            r.items["refusals under 5 %"],
+            ItemState::Pending("not enough data (1 of 30 observations)".into())
+        );
+        let err = r.promote(&p, 31 * MIN).unwrap_err();
+        assert!(err.contains("refusals under 5 %: not enough data"), "{err}");
+        r.tick(&p, &reading(Verdict::Ok, 0.02));
+        assert!(matches!(r.items["refusals under 5 %"], ItemState::Pass(_)));
     }
 
     #[test]

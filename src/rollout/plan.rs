@@ -80,6 +80,10 @@ pub struct Item {
     /// threshold: the largest value that passes.
     #[serde(default)]
     pub max: Option<f64>,
+    /// threshold: the observations a reading needs before it can pass or fail; fewer
+    /// read "not enough data", as a trigger's streak waits.
+    #[serde(default = "thirty")]
+    pub min_n: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -150,6 +150,17 @@ async fn run_step(
         // A question is not asked in a rehearsal: nothing changes.
         Mode::Rehearsal => step.dry_run.as_ref(),
     };
+    // A rehearsal does not run the live form, but it must prove the live form can be
+    // filled: a typo'd variable found at the real rollback is found during the incident.
+    if mode == Mode::Rehearsal
+        && let Err(e) = inputs.fill(&step.run)
+    {
+        result.outcome = "failed".into();
+        result.error = Some(inputs.redact(&format!("the live form cannot run: {e}")));
+        result.remediation = step.remediation.clone();
+        result.millis = started.elapsed().as_millis() as u64;
+        return result;
+    }
     let timeout = Duration::from_secs(step.timeout.as_secs().max(1));
     let mut actions: Vec<&Action> = action.into_iter().collect();
     actions.extend(step.verify.as_ref());
@@ -405,6 +416,7 @@ async fn http(call: Call<'_>, timeout: Duration) -> Done {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runbook::vars::Vars;
 
     struct Says(bool);
     impl Operator for Says {
@@ -463,6 +475,24 @@ mod tests {
             "{r:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn a_rehearsal_fails_when_the_live_form_names_an_unknown_variable() {
+        let p = procedure(
+            "name = 'p'\n[[step]]\nname = 'switch'\n\
+             run = { kind = 'run', argv = ['deploy', '{targt}'] }\n\
+             dry_run = { kind = 'run', argv = ['true'] }\nremediation = 'fix the typo'\n",
+        );
+        let vars = Vars::from([("target".to_string(), "v2".to_string())]);
+        let r = walk(&p, Mode::Rehearsal, &Inputs::new(vars), &Says(true), |_| {}).await;
+        assert_eq!(r[0].outcome, "failed", "{r:?}");
+        let error = r[0].error.as_deref().unwrap();
+        assert!(
+            error.contains("live form cannot run") && error.contains("{targt}"),
+            "{error}"
+        );
+        assert_eq!(r[0].command, "", "nothing ran");
     }
 
     #[tokio::test]
