@@ -292,10 +292,10 @@ fn one_client_through_collect_and_through_phoenix_shows_the_same_refusals_and_ve
             let got = json(relops(config).args(["trace", "show", id, "--json"]));
             let why = &got["refusal_reason"];
             assert_eq!(why["rule"], "phrase", "{got}");
-            let phoenix_form = why["attribute"] == "llm.output_messages#/0/message/content";
-            assert!(
-                why["attribute"] == attribute(i) || (i == 14 && phoenix_form),
-                "trace {i} via {}: {why}",
+            assert_eq!(
+                why["attribute"],
+                attribute(i),
+                "trace {i} via {}",
                 config.display()
             );
         }
