@@ -281,13 +281,13 @@ fn one_client_through_collect_and_through_phoenix_shows_the_same_refusals_and_ve
     assert_eq!(a.len(), 2, "no unlabelled version: {a:?}");
 
     // Each refusal says why, the same way on both paths.
-    let attribute = |i: usize| match i {
+    let attribute = |i: u64| match i {
         3 => "output.value",
         14 => "llm.output_messages.0.message.content",
         _ => "gen_ai.output.messages#/0/parts/0/content",
     };
     for i in refusing {
-        let id = traces[i]["trace_id"].as_str().unwrap();
+        let id = traces[i as usize]["trace_id"].as_str().unwrap();
         for config in [&collected, &pulled] {
             let got = json(relops(config).args(["trace", "show", id, "--json"]));
             let why = &got["refusal_reason"];

@@ -319,9 +319,10 @@ mod tests {
             )
         );
         // A role is never answer text, even when a pattern would match it.
-        let mut detect = Detection::default();
-        detect.refusal_patterns = vec![RefusalPattern(Regex::new("(?i)assistant").unwrap())];
-        let r = Rules::new(&detect);
+        let r = Rules::new(&Detection {
+            refusal_patterns: vec![RefusalPattern(Regex::new("(?i)assistant").unwrap())],
+            ..Detection::default()
+        });
         let roles = json!({"gen_ai.output.messages": [{"role": "assistant", "parts": []}]});
         assert_eq!(r.answer(&attrs(roles), &[]), None);
     }
@@ -414,11 +415,13 @@ mod tests {
 
     #[test]
     fn configured_patterns_and_attributes() {
-        let mut detect = Detection::default();
-        detect.refusal_patterns = vec![RefusalPattern(
-            Regex::new(r"(?i)\bwon't (?:be able to )?share\b").unwrap(),
-        )];
-        detect.refusal_attributes = vec!["answer.text".into()];
+        let detect = Detection {
+            refusal_patterns: vec![RefusalPattern(
+                Regex::new(r"(?i)\bwon't (?:be able to )?share\b").unwrap(),
+            )],
+            refusal_attributes: vec!["answer.text".into()],
+            ..Detection::default()
+        };
         let r = Rules::new(&detect);
         let a = attrs(json!({"answer.text": "Sorry, I won't share that.",
                              "output.value": "I can't help with that."}));
