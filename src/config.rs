@@ -123,7 +123,9 @@ impl Default for VersionMapping {
     fn default() -> Self {
         let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect();
         Self {
-            label: keys(&["relops.version", "service.version"]),
+            // `metadata.version` last: the OpenInference metadata of a span, the one place
+            // a version survives Phoenix (its span API returns no resource attributes).
+            label: keys(&["relops.version", "service.version", "metadata.version"]),
             prompt_hash: keys(&[
                 "relops.prompt.hash",
                 "llm.prompt_template.version",
@@ -145,10 +147,16 @@ impl Default for VersionMapping {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Detection {
-    /// Case-insensitive phrases that mark an LLM output as a refusal.
+    /// Case-insensitive phrases that mark an answer as a refusal.
     pub refusal_phrases: Vec<String>,
+    /// Case-insensitive regular expressions that mark an answer as a refusal.
+    pub refusal_patterns: Vec<RefusalPattern>,
     /// Finish reasons that mark a refusal (OpenAI and GenAI conventions).
     pub refusal_finish_reasons: Vec<String>,
+    /// The attributes holding an answer, read on LLM spans and on the root span: each
+    /// key, and the indexed keys under it (`llm.output_messages.0.message.content`);
+    /// JSON text is read as JSON (`gen_ai.output.messages`).
+    pub refusal_attributes: Vec<String>,
     /// Attributes whose truthy value marks a safety event on a span.
     pub safety_attributes: Vec<String>,
 }
@@ -165,13 +173,36 @@ impl Default for Detection {
                 "I am unable to assist",
                 "I'm not able to help",
             ]),
+            refusal_patterns: Vec::new(),
             refusal_finish_reasons: strs(&["content_filter"]),
+            refusal_attributes: strs(&[
+                "output.value",
+                "llm.output_messages",
+                "gen_ai.output.messages",
+                "gen_ai.completion",
+            ]),
             safety_attributes: strs(&[
                 "relops.safety.flagged",
                 "guardrail.triggered",
                 "gen_ai.safety.flagged",
             ]),
         }
+    }
+}
+
+/// A case-insensitive regular expression, compiled (and so checked) when the config is
+/// read: a bad one is reported with its file, line and key.
+#[derive(Debug, Clone)]
+pub struct RefusalPattern(pub regex::Regex);
+
+impl<'de> Deserialize<'de> for RefusalPattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        regex::RegexBuilder::new(&text)
+            .case_insensitive(true)
+            .build()
+            .map(Self)
+            .map_err(|e| serde::de::Error::custom(format!("not a regular expression: {e}")))
     }
 }
 
@@ -852,5 +883,20 @@ mod tests {
         let prometheus = "[[source]]\nname = \"prom\"\nkind = \"prometheus\"\n\
                           endpoint = \"http://h\"\nsignals = { p95 = \"up\" }\n";
         assert!(parse(&format!("{prometheus}{item}")).is_ok());
+
+    #[test]
+    fn a_bad_refusal_pattern_is_named_with_its_place() {
+        let err = parse("[detect]\nrefusal_patterns = [\"ok\", \"(unclosed\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("relops.toml:2:"), "{err}");
+        assert!(err.contains("detect.refusal_patterns"), "{err}");
+        assert!(err.contains("not a regular expression"), "{err}");
+        let ok = parse("[detect]\nrefusal_patterns = [\"won't share\"]\n").unwrap();
+        assert!(
+            ok.detect.refusal_patterns[0]
+                .0
+                .is_match("I WON'T SHARE that")
+        );
     }
 }

@@ -156,6 +156,38 @@ impl SpanFacts {
     }
 }
 
+/// Span attributes in which the importer records why a span counts as a refusal.
+pub mod refusal_keys {
+    pub const ATTRIBUTE: &str = "relops.refusal.attribute";
+    pub const RULE: &str = "relops.refusal.rule";
+    pub const PATTERN: &str = "relops.refusal.pattern";
+}
+
+/// Why a trace counts as a refusal: the span, the attribute that held its answer and
+/// the rule (`phrase`, `pattern`, `finish_reason`) with the pattern that matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusalReason {
+    pub span_id: String,
+    pub span: String,
+    pub attribute: String,
+    pub rule: String,
+    pub pattern: String,
+}
+
+impl RefusalReason {
+    /// The reason the importer wrote among a span's attributes, if any.
+    pub fn from_attributes(span_id: &str, span: &str, attrs: &serde_json::Value) -> Option<Self> {
+        let get = |k: &str| attrs.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        Some(Self {
+            span_id: span_id.to_string(),
+            span: span.to_string(),
+            attribute: get(refusal_keys::ATTRIBUTE)?,
+            rule: get(refusal_keys::RULE)?,
+            pattern: get(refusal_keys::PATTERN)?,
+        })
+    }
+}
+
 /// Per-trace summary computed from its spans: what lists, filters and signals read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceRollup {

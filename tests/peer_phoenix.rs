@@ -169,3 +169,204 @@ fn compare_trace(config: &Path, sent: &Value) {
         }
     }
 }
+
+/// One trace of the "same client, two paths" test. Its version lives in the resource
+/// (`service.version`, which Phoenix's span API drops) and in the OpenInference
+/// `metadata` JSON text; the answer sits where real exporters put it: on the root only
+/// (v1: content capture off on the LLM span), in `llm.output_messages` (v2) or in
+/// GenAI `gen_ai.output.messages` JSON text (v2, the last trace).
+fn client_turn(run: u64, i: u64, refusal: bool) -> Value {
+    let version = if i < 10 { "v1" } else { "v2" };
+    let (trace_id, root, llm) = ids(run, 100 + i);
+    let t0 = now_ns() - 3_000_000_000_000 + i as i64 * 30_000_000_000;
+    let at = |ms: i64| t0 + ms * 1_000_000;
+    let answer = match (refusal, version) {
+        (true, "v1") => "I'm sorry, but I can't share another customer's order.".to_string(),
+        (true, _) => "I can\u{2019}t help with that request.".to_string(),
+        (false, _) => format!("Order {i} ships tomorrow."),
+    };
+    let metadata = json!({"version": version, "prompt_hash": format!("prompt-{version}")});
+    let resource = json!({"service.name": "support-bot", "service.version": version});
+    let mut root_attrs = json!({"openinference.span.kind": "CHAIN", "metadata": metadata.to_string(),
+        "input.value": format!("where is order {i}?")});
+    let mut llm_attrs = json!({"openinference.span.kind": "LLM", "metadata": metadata.to_string(),
+        "llm.model_name": "gpt-4o", "llm.token_count.prompt": 40, "llm.token_count.completion": 12});
+    if version == "v1" {
+        root_attrs["output.value"] = json!(answer);
+    } else if i == 19 {
+        let messages = json!([{"role": "assistant", "parts": [{"type": "text", "content": answer}],
+            "finish_reason": "stop"}]);
+        llm_attrs["gen_ai.output.messages"] = json!(messages.to_string());
+    } else {
+        llm_attrs["llm.output_messages.0.message.role"] = json!("assistant");
+        llm_attrs["llm.output_messages.0.message.content"] = json!(answer);
+    }
+    json!({"trace_id": trace_id, "spans": [
+        {"span_id": root, "parent_id": null, "name": "support-turn", "start_ns": at(0),
+         "end_ns": at(900), "status": "ok", "attributes": root_attrs, "resource": resource},
+        {"span_id": llm, "parent_id": root, "name": "ChatCompletion", "start_ns": at(50),
+         "end_ns": at(800), "status": "ok", "attributes": llm_attrs, "resource": resource},
+    ]})
+}
+
+/// The traces `relops traces --json` lists, by version label: (traces, refusals,
+/// fingerprint ids).
+fn per_version(config: &Path) -> std::collections::BTreeMap<String, (u64, u64, Vec<String>)> {
+    let rows = json(relops(config).args(["traces", "--json", "--limit", "100"]));
+    let mut out: std::collections::BTreeMap<String, (u64, u64, Vec<String>)> = Default::default();
+    for r in rows.as_array().unwrap() {
+        let e = out
+            .entry(r["version"].as_str().unwrap().to_string())
+            .or_default();
+        e.0 += 1;
+        e.1 += u64::from(r["refusal"].as_bool().unwrap());
+        let id = r["version_id"].as_str().unwrap().to_string();
+        if !e.2.contains(&id) {
+            e.2.push(id);
+        }
+    }
+    out
+}
+
+#[test]
+fn one_client_through_collect_and_through_phoenix_shows_the_same_refusals_and_versions() {
+    let Some(phoenix) = Phoenix::start() else {
+        return;
+    };
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        & 0x0fff_ffff_ffff_ffff;
+    // Sent: v1 1/10 refusals (trace 3, on the root), v2 2/10 (traces 14 and 19).
+    let refusing = [3, 14, 19];
+    let traces: Vec<Value> = (0..20)
+        .map(|i| client_turn(run, i, refusing.contains(&i)))
+        .collect();
+    let (dir, collected) = workspace();
+    let feed = dir.path().join("feed.json");
+    std::fs::write(&feed, json!({"traces": traces}).to_string()).unwrap();
+
+    // Path 1: the OpenTelemetry SDK straight into `relops collect`.
+    let collector = Collector::start(&collected);
+    phoenix.feed_to("relops-both", &feed, Some(&collector.url));
+    collector.stop();
+
+    // Path 2: the same SDK into Phoenix, pulled by `relops sync`.
+    phoenix.feed("relops-both", &feed);
+    let pulled = dir.path().join("pulled.toml");
+    std::fs::write(
+        &pulled,
+        format!(
+            "[workspace]\ncache = \"pulled.db\"\n\n[[source]]\nname = \"phoenix\"\nkind = \"phoenix\"\n\
+             endpoint = \"{}\"\nproject = \"relops-both\"\n",
+            phoenix.url
+        ),
+    )
+    .unwrap();
+    let report = json(relops(&pulled).args(["sync", "--once", "--json"]));
+    assert_eq!(report[0]["records"], 40, "{report}");
+
+    let (a, b) = (per_version(&collected), per_version(&pulled));
+    for (label, want_refusals) in [("v1", 1), ("v2", 2)] {
+        let (n, refusals, ids) = &a[label];
+        assert_eq!(
+            (*n, *refusals),
+            (10, want_refusals),
+            "collect {label}: {a:?}"
+        );
+        assert_eq!(ids.len(), 1, "collect {label}: one fingerprint: {a:?}");
+    }
+    assert_eq!(a, b, "collect and Phoenix agree trace for trace");
+    assert_eq!(a.len(), 2, "no unlabelled version: {a:?}");
+
+    // Each refusal says why, the same way on both paths.
+    let attribute = |i: u64| match i {
+        3 => "output.value",
+        14 => "llm.output_messages.0.message.content",
+        _ => "gen_ai.output.messages#/0/parts/0/content",
+    };
+    for i in refusing {
+        let id = traces[i as usize]["trace_id"].as_str().unwrap();
+        for config in [&collected, &pulled] {
+            let got = json(relops(config).args(["trace", "show", id, "--json"]));
+            let why = &got["refusal_reason"];
+            assert_eq!(why["rule"], "phrase", "{got}");
+            assert_eq!(
+                why["attribute"],
+                attribute(i),
+                "trace {i} via {}",
+                config.display()
+            );
+        }
+        let text = relops(&collected)
+            .args(["trace", "show", id])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert!(
+            String::from_utf8_lossy(&text).contains("refusal: span"),
+            "{}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+}
+
+/// `relops collect` on a free loopback port, stopped with SIGTERM (killed if the test
+/// fails first).
+struct Collector {
+    child: Option<std::process::Child>,
+    url: String,
+}
+
+impl Collector {
+    fn start(config: &Path) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relops"))
+            .env("RELOPS_NOW", common::NOW)
+            .arg("--config")
+            .arg(config)
+            .args(["collect", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("relops collect starts");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("listening on") {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "collect exited");
+        }
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("the bound address is printed")
+            .to_string();
+        // Keep draining stderr so the receiver never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Self {
+            child: Some(child),
+            url,
+        }
+    }
+
+    fn stop(mut self) {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: signalling a child this test started and has not reaped.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        assert!(child.wait().unwrap().success());
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

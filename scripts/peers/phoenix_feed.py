@@ -30,6 +30,11 @@ is how Phoenix picks the project.
 Exit 0 when every span id is visible in
 GET /v1/projects/{project}/spans; 1 on export failure or timeout; 2 on bad
 input.
+
+With --collector URL the same spans go, through the same SDK and exporter, to
+that OTLP/HTTP traces endpoint instead (e.g. `relops collect`'s
+http://127.0.0.1:PORT/v1/traces), and the script exits 0 once the export
+succeeded: the way to send one set of traces both ways.
 """
 
 from __future__ import annotations
@@ -212,8 +217,8 @@ def load_spans(path: str) -> list[dict[str, Any]]:
     return out
 
 
-def send(spans: list[dict[str, Any]], project: str, base_url: str) -> RecordingExporter:
-    exporter = RecordingExporter(OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", timeout=30))
+def send(spans: list[dict[str, Any]], project: str, endpoint: str) -> RecordingExporter:
+    exporter = RecordingExporter(OTLPSpanExporter(endpoint=endpoint, timeout=30))
     ids = ScriptedIds()
     providers: dict[str, tuple[TracerProvider, trace_api.Tracer]] = {}
 
@@ -310,6 +315,11 @@ def main() -> int:
         help="Phoenix base URL (default http://127.0.0.1:$PHOENIX_PORT or :6006)",
     )
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for visibility")
+    ap.add_argument(
+        "--collector",
+        metavar="URL",
+        help="send to this OTLP/HTTP traces endpoint instead of Phoenix; no visibility wait",
+    )
     args = ap.parse_args()
     base_url = args.base_url.rstrip("/")
     if "/" in args.project or "?" in args.project or "#" in args.project:
@@ -322,6 +332,18 @@ def main() -> int:
         print(f"phoenix_feed: bad input {args.spans}: {e}", file=sys.stderr)
         return 2
 
+    if args.collector:
+        exporter = send(spans, args.project, args.collector)
+        if exporter.failed:
+            print(
+                f"phoenix_feed: OTLP export to {args.collector} failed for "
+                f"{exporter.failed} of {len(spans)} spans",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"phoenix_feed: {exporter.exported} spans sent to {args.collector}", file=sys.stderr)
+        return 0
+
     # Fail fast (instead of the exporter's ~30 s of retries) when nothing answers.
     try:
         with urllib.request.urlopen(f"{base_url}/healthz", timeout=5) as r:
@@ -331,7 +353,7 @@ def main() -> int:
         return 1
 
     t0 = time.monotonic()
-    exporter = send(spans, args.project, base_url)
+    exporter = send(spans, args.project, f"{base_url}/v1/traces")
     t_exported = time.monotonic()
     if exporter.failed:
         print(

@@ -124,6 +124,12 @@ pub fn trace(ws: &Workspace, cmd: &TraceCommand) -> Result<()> {
     );
     println!("input:  {}", detail.input.as_deref().unwrap_or("-"));
     println!("output: {}", detail.output.as_deref().unwrap_or("-"));
+    if let Some(why) = &detail.refusal_reason {
+        println!(
+            "refusal: span {:?} ({}) · {:?} · {} {:?}",
+            why.span, why.span_id, why.attribute, why.rule, why.pattern
+        );
+    }
     for s in &detail.spans {
         println!(
             "{}{} [{}] {:.0} ms{}",

@@ -1,5 +1,6 @@
 //! From OTLP/JSON bytes to the cache: parse, extract, batch, upsert.
 
+mod refusal;
 mod semconv;
 
 use std::fs::File;

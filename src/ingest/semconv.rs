@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::refusal::{self, Reason};
 use crate::config::{Detection, VersionMapping};
-use crate::model::{Fingerprint, SpanFacts, SpanKind};
+use crate::model::{Fingerprint, SpanFacts, SpanKind, refusal_keys};
 use crate::otlp::{self, Attributes};
 
 /// A span ready for the cache: its facts plus the attributes kept for the detail view.
@@ -46,8 +47,7 @@ impl Resource {
 /// Turns OTLP spans into records, with the workspace's mapping and detection rules.
 pub struct Extractor {
     mapping: VersionMapping,
-    refusal_phrases: Vec<String>,
-    refusal_finish_reasons: Vec<String>,
+    refusal: refusal::Rules,
     safety_attributes: Vec<String>,
 }
 
@@ -79,19 +79,15 @@ const TOOL_ARGS: &[&str] = &[
     "gen_ai.tool.call.arguments",
     "input.value",
 ];
-const FINISH: &[&str] = &[
-    "gen_ai.response.finish_reasons",
-    "llm.finish_reason",
-    "llm.output_messages.0.message.finish_reason",
-];
+/// OpenInference's JSON-text attribute of user metadata, expanded to `metadata.*` keys
+/// on every path as Phoenix expands it, so the version mapping reads the same keys.
+const METADATA: &str = "metadata";
 
 impl Extractor {
     pub fn new(mapping: &VersionMapping, detect: &Detection) -> Self {
-        let lower = |v: &[String]| v.iter().map(|s| s.to_lowercase()).collect();
         Self {
             mapping: mapping.clone(),
-            refusal_phrases: lower(&detect.refusal_phrases),
-            refusal_finish_reasons: lower(&detect.refusal_finish_reasons),
+            refusal: refusal::Rules::new(detect),
             safety_attributes: detect.safety_attributes.clone(),
         }
     }
@@ -124,16 +120,25 @@ impl Extractor {
 
         let mut attrs = Attributes::new();
         otlp::flatten(span.attributes, &mut attrs);
+        otlp::expand_json_text(&mut attrs, METADATA);
+        for k in [
+            refusal_keys::ATTRIBUTE,
+            refusal_keys::RULE,
+            refusal_keys::PATTERN,
+        ] {
+            attrs.remove(k);
+        }
         let a = Lookup {
             span: &attrs,
             resource: &resource.attrs,
         };
         let kind = classify(&a);
         let error = span.status.as_ref().is_some_and(otlp::Status::is_error);
-        let output = a.text(OUTPUT_KEYS);
-        let finish_refusal = self.finish_refusal(&a);
-        let refusal = kind == SpanKind::Llm && (finish_refusal || self.phrase_refusal(&output));
-        let safety_events = self.safety_events(&a, &span.events) + i64::from(finish_refusal);
+        let output = a.text(OUTPUT_KEYS).or_else(|| output_message_text(&attrs));
+        let finish = self.refusal.finish(&attrs);
+        let safety_events = self.safety_events(&a, &span.events) + i64::from(finish.is_some());
+        let events = answer_events(span.events);
+        let refusal = self.refusal_reason(kind, parent.is_none(), finish, &attrs, &events);
         let (retrieval_docs, retrieval_top_score) = retrieval(&attrs, kind);
 
         let facts = SpanFacts {
@@ -155,7 +160,7 @@ impl Extractor {
             cost_usd: a.float(COST),
             input: a.text(INPUT_KEYS),
             output,
-            refusal,
+            refusal: refusal.is_some(),
             safety_events,
             tool_name: (kind == SpanKind::Tool)
                 .then(|| a.span_text(TOOL_NAME))
@@ -169,6 +174,9 @@ impl Extractor {
         };
         for k in INPUT_KEYS.iter().chain(OUTPUT_KEYS) {
             attrs.remove(*k);
+        }
+        if let Some(reason) = refusal {
+            reason.write(&mut attrs);
         }
         Ok(SpanRecord {
             trace_id,
@@ -206,29 +214,27 @@ impl Extractor {
         }
     }
 
-    fn finish_refusal(&self, a: &Lookup) -> bool {
-        FINISH.iter().filter_map(|k| a.get(k)).any(|v| match v {
-            Value::Array(items) => items.iter().any(|i| self.is_refusal_reason(i)),
-            other => self.is_refusal_reason(other),
-        })
+    /// Why the span refused, if it did. The answer is read on LLM spans and on the root
+    /// span, whose output is the trace's answer: workflows that capture no content on
+    /// their LLM spans still show their refusals there.
+    fn refusal_reason(
+        &self,
+        kind: SpanKind,
+        root: bool,
+        finish: Option<Reason>,
+        attrs: &Attributes,
+        events: &[(String, Attributes)],
+    ) -> Option<Reason> {
+        if kind != SpanKind::Llm && !root {
+            return None;
+        }
+        finish.or_else(|| self.refusal.answer(attrs, events))
     }
 
-    fn is_refusal_reason(&self, v: &Value) -> bool {
-        v.as_str()
-            .is_some_and(|s| self.refusal_finish_reasons.contains(&s.to_lowercase()))
-    }
-
-    /// True when text contains a configured refusal phrase (for outputs without spans).
+    /// True when text matches a configured refusal phrase or pattern (for outputs
+    /// without spans).
     pub fn is_refusal_text(&self, text: &str) -> bool {
-        self.phrase_refusal(&Some(text.to_string()))
-    }
-
-    fn phrase_refusal(&self, output: &Option<String>) -> bool {
-        let Some(out) = output else { return false };
-        let out = out.to_lowercase();
-        self.refusal_phrases
-            .iter()
-            .any(|p| out.contains(p.as_str()))
+        self.refusal.text(text).is_some()
     }
 
     fn safety_events(&self, a: &Lookup, events: &[otlp::Event]) -> i64 {
@@ -287,6 +293,34 @@ impl Lookup<'_> {
             .find_map(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
             .unwrap_or(0.0)
     }
+}
+
+/// The first OpenInference output message's text, for spans with no `output.value`:
+/// flat keys as OTLP sends them, or one array as Phoenix hands them back.
+fn output_message_text(attrs: &Attributes) -> Option<String> {
+    const FLAT: &str = "llm.output_messages.0.message.content";
+    if let Some(text) = attrs.get(FLAT).and_then(scalar_text) {
+        return Some(text);
+    }
+    let first = attrs.get("llm.output_messages")?.get(0)?;
+    first
+        .pointer("/message/content")
+        .or_else(|| first.get("message.content"))
+        .and_then(scalar_text)
+}
+
+/// The attributes of the older GenAI answer events (`gen_ai.choice`), flattened; the
+/// others are not read.
+fn answer_events(events: Vec<otlp::Event>) -> Vec<(String, Attributes)> {
+    events
+        .into_iter()
+        .filter(|e| refusal::ANSWER_EVENTS.contains(&e.name.as_str()))
+        .map(|e| {
+            let mut attrs = Attributes::new();
+            otlp::flatten(e.attributes, &mut attrs);
+            (e.name, attrs)
+        })
+        .collect()
 }
 
 /// Strings as they are; numbers and booleans printed; arrays and objects as JSON.
@@ -472,8 +506,14 @@ mod tests {
         assert_eq!(r.facts.duration_ms(), 500.0);
     }
 
+    fn with_parent(raw: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(raw).unwrap();
+        v["parentSpanId"] = json!("00f067aa0ba902b7");
+        v.to_string()
+    }
+
     #[test]
-    fn refusal_phrases_match_case_insensitively_on_llm_output_only() {
+    fn refusals_are_read_on_llm_spans_and_on_the_root_only() {
         let attrs = |kind: &str| {
             json!([
                 kv("openinference.span.kind", json!({"stringValue": kind})),
@@ -484,18 +524,100 @@ mod tests {
             ])
         };
         let e = extractor();
+        let refused = |raw: String| e.record(&resource(&[]), &raw).unwrap().facts.refusal;
+        assert!(refused(with_parent(&span(attrs("LLM"), json!({})))));
         assert!(
-            e.record(&resource(&[]), &span(attrs("LLM"), json!({})))
-                .unwrap()
-                .facts
-                .refusal
+            refused(span(attrs("CHAIN"), json!({}))),
+            "the root's answer"
         );
+        assert!(!refused(with_parent(&span(attrs("CHAIN"), json!({})))));
+        assert!(!refused(with_parent(&span(attrs("TOOL"), json!({})))));
+    }
+
+    #[test]
+    fn the_reason_is_kept_with_the_span_and_a_sent_one_is_not_trusted() {
+        let raw = with_parent(&span(
+            json!([
+                kv("openinference.span.kind", json!({"stringValue": "LLM"})),
+                kv(
+                    "llm.output_messages.0.message.content",
+                    json!({"stringValue": "I cannot help with refunds."})
+                ),
+            ]),
+            json!({}),
+        ));
+        let r = extractor().record(&resource(&[]), &raw).unwrap();
+        assert!(r.facts.refusal);
+        assert_eq!(
+            r.facts.output.as_deref(),
+            Some("I cannot help with refunds.")
+        );
+        let attrs: serde_json::Value = serde_json::from_str(&r.attributes).unwrap();
+        let why = crate::model::RefusalReason::from_attributes("s", "n", &attrs).unwrap();
+        assert_eq!(
+            (
+                why.attribute.as_str(),
+                why.rule.as_str(),
+                why.pattern.as_str()
+            ),
+            (
+                "llm.output_messages.0.message.content",
+                "phrase",
+                "I cannot help with"
+            )
+        );
+
+        let forged = span(
+            json!([
+                kv("relops.refusal.rule", json!({"stringValue": "phrase"})),
+                kv("output.value", json!({"stringValue": "All done."})),
+            ]),
+            json!({}),
+        );
+        let r = extractor().record(&resource(&[]), &forged).unwrap();
+        assert!(!r.facts.refusal);
+        assert!(!r.attributes.contains("relops.refusal"), "{}", r.attributes);
+    }
+
+    #[test]
+    fn a_content_filter_finish_reason_counts_as_a_safety_event_on_any_span() {
+        let raw = with_parent(&span(
+            json!([kv(
+                "llm.output_messages.0.message.finish_reason",
+                json!({"stringValue": "content_filter"})
+            )]),
+            json!({}),
+        ));
+        let f = extractor().record(&resource(&[]), &raw).unwrap().facts;
+        assert_eq!(
+            (f.kind, f.refusal, f.safety_events),
+            (SpanKind::Span, false, 1)
+        );
+    }
+
+    #[test]
+    fn openinference_metadata_text_is_expanded_for_the_version_mapping() {
+        let raw = span(
+            json!([kv(
+                "metadata",
+                json!({"stringValue": "{\"version\": \"v3\", \"prompt_hash\": \"ph-3\"}"})
+            )]),
+            json!({}),
+        );
+        let r = extractor().record(&resource(&[]), &raw).unwrap();
+        let v = &r.facts.version;
+        assert_eq!(v.label.as_deref(), Some("v3"), "metadata.version labels");
+        assert_eq!(v.prompt_hash.as_deref(), Some("ph-3"));
         assert!(
-            !e.record(&resource(&[]), &span(attrs("CHAIN"), json!({})))
-                .unwrap()
-                .facts
-                .refusal
+            r.attributes.contains("\"metadata.version\":\"v3\""),
+            "{}",
+            r.attributes
         );
+
+        // The resource's service.version, when there is one, comes first.
+        let res = resource(&[("service.version", "v3")]);
+        let v = extractor().record(&res, &raw).unwrap().facts.version;
+        assert_eq!(v.label.as_deref(), Some("v3"));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 mod attrs;
 mod reader;
 
-pub use attrs::{Attributes, flatten};
+pub use attrs::{Attributes, expand_json_text, flatten, flatten_json};
 pub use reader::{Batch, DocumentReader, ReadError};
 
 use serde::Deserialize;

@@ -61,26 +61,8 @@ impl SpanParts {
     }
 }
 
-/// Nested objects become dotted keys (`{"llm": {"model_name": x}}` →
-/// `llm.model_name`), as OTLP attributes are; arrays and scalars stay as they are.
-pub fn flatten_into(prefix: &str, value: &Value, out: &mut Attributes) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten_into(&key, v, out);
-            }
-        }
-        Value::Null => {}
-        v => {
-            out.insert(prefix.to_string(), v.clone());
-        }
-    }
-}
+/// Nested objects become dotted keys, as OTLP attributes are.
+pub use crate::otlp::flatten_json as flatten_into;
 
 fn key_values(attrs: &Attributes) -> Vec<Value> {
     attrs

@@ -259,6 +259,38 @@ mod tests {
         assert_eq!(page.next_cursor.as_deref(), Some("U3Bhbjox"));
     }
 
+    /// Captured from Phoenix 20.26 after feeding an OpenInference client through the OTel
+    /// SDK: `metadata` comes back expanded, `llm.output_messages` flat, no resource.
+    #[test]
+    fn a_captured_refusal_keeps_its_reason_and_version_without_a_resource() {
+        use crate::config::{Detection, VersionMapping};
+        use crate::ingest::Extractor;
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/phoenix/refusal_page.json"
+        );
+        let page: SpansPage =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let ex = Extractor::new(&VersionMapping::default(), &Detection::default());
+        let resource = otlp_span::resource(&[("relops.source", "px")]);
+        let rec = |i: usize| {
+            let span = serde_json::from_str(page.data[i].get()).unwrap();
+            parts(span).unwrap().record(&ex, &resource).unwrap()
+        };
+        let (llm, root) = (rec(0), rec(1));
+        assert!(llm.facts.refusal && !root.facts.refusal);
+        assert!(
+            llm.attributes
+                .contains(r#""relops.refusal.attribute":"llm.output_messages.0.message.content""#),
+            "{}",
+            llm.attributes
+        );
+        for r in [&llm, &root] {
+            assert_eq!(r.facts.version.label.as_deref(), Some("v1"));
+            assert_eq!(r.facts.version.prompt_hash.as_deref(), Some("prompt-v1"));
+        }
+    }
+
     #[test]
     fn a_bad_time_is_named() {
         let raw = r#"{"name":"x","context":{"trace_id":"a","span_id":"b"},"start_time":"yesterday","end_time":"now"}"#;

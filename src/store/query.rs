@@ -389,6 +389,8 @@ pub struct TraceDetail {
     pub retrievals: i64,
     pub retrieval_empty: i64,
     pub retrieval_top_score: Option<f64>,
+    /// Why the trace counts as a refusal: the first refusing span in tree order.
+    pub refusal_reason: Option<crate::model::RefusalReason>,
     pub spans: Vec<SpanDetail>,
 }
 
@@ -425,6 +427,7 @@ pub fn trace_detail(conn: &Connection, id: &str) -> rusqlite::Result<Option<Trac
                 retrievals: r.get(18)?,
                 retrieval_empty: r.get(19)?,
                 retrieval_top_score: r.get(20)?,
+                refusal_reason: None,
                 spans: Vec::new(),
             })
         })
@@ -433,6 +436,17 @@ pub fn trace_detail(conn: &Connection, id: &str) -> rusqlite::Result<Option<Trac
         return Ok(None);
     };
     detail.spans = span_tree(conn, detail.row.pk)?;
+    detail.refusal_reason = detail
+        .spans
+        .iter()
+        .filter(|s| s.facts.refusal)
+        .find_map(|s| {
+            crate::model::RefusalReason::from_attributes(
+                &s.facts.span_id,
+                &s.facts.name,
+                &s.attributes["span"],
+            )
+        });
     Ok(Some(detail))
 }
 

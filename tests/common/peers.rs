@@ -60,13 +60,21 @@ impl Phoenix {
     /// Sends the traces in `spans` (the feeder's JSON format) into `project` through
     /// the OpenTelemetry SDK's OTLP exporter; returns when Phoenix shows them all.
     pub fn feed(&self, project: &str, spans: &Path) {
+        self.feed_to(project, spans, None);
+    }
+
+    /// As [`Phoenix::feed`], or, with `collector`, the same spans through the same SDK
+    /// to that OTLP/HTTP traces endpoint instead (returns once they are exported).
+    pub fn feed_to(&self, project: &str, spans: &Path, collector: Option<&str>) {
         let python = peers_dir().join("phoenix-venv/bin/python");
-        let out = Command::new(python)
-            .arg(repo().join("scripts/peers/phoenix_feed.py"))
+        let mut cmd = Command::new(python);
+        cmd.arg(repo().join("scripts/peers/phoenix_feed.py"))
             .args(["--project", project, "--base-url", &self.url, "--spans"])
-            .arg(spans)
-            .output()
-            .expect("phoenix_feed.py runs");
+            .arg(spans);
+        if let Some(url) = collector {
+            cmd.args(["--collector", url]);
+        }
+        let out = cmd.output().expect("phoenix_feed.py runs");
         assert!(
             out.status.success(),
             "feeding Phoenix failed: {}{}",
