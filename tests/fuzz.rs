@@ -11,6 +11,7 @@
 //! A failing case prints its input (`Input(b"…")`); add it to the target's corpus so that
 //! every later run replays it.
 
+#[path = "fuzz/mutate.rs"]
 mod mutate;
 
 use std::convert::Infallible;
@@ -108,11 +109,13 @@ const JSON_TOKENS: &[&[u8]] = &[
 ];
 
 /// What the importer's parsing half makes of an input, checked as it goes.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 struct Imported {
     records: u64,
     rejected_spans: u64,
     read_errors: u64,
+    /// (trace id, span id) of the records: the cache keeps one row per key.
+    keys: std::collections::BTreeSet<(String, String)>,
 }
 
 fn import_pure(bytes: &[u8]) -> Result<Imported, String> {
@@ -128,6 +131,8 @@ fn import_pure(bytes: &[u8]) -> Result<Imported, String> {
                 match ex.record(&resource, raw.get()) {
                     Ok(rec) => {
                         out.records += 1;
+                        out.keys
+                            .insert((rec.trace_id.clone(), rec.facts.span_id.clone()));
                         if let Err(why) = check_record(&rec) {
                             problem.get_or_insert(why);
                         }
@@ -148,7 +153,11 @@ fn import_pure(bytes: &[u8]) -> Result<Imported, String> {
     for e in &errors {
         match e.line {
             Some(l) if (1..=lines + 1).contains(&l) && !e.message.is_empty() => {}
-            _ => return Err(format!("read error without a usable place: {e:?} ({lines} lines)")),
+            _ => {
+                return Err(format!(
+                    "read error without a usable place: {e:?} ({lines} lines)"
+                ));
+            }
         }
     }
     out.read_errors = errors.len() as u64;
@@ -159,7 +168,9 @@ fn import_pure(bytes: &[u8]) -> Result<Imported, String> {
 /// attributes valid JSON.
 fn check_record(r: &SpanRecord) -> Result<(), String> {
     let hex = |s: &str, n: usize| {
-        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
     let f = &r.facts;
     if !hex(&r.trace_id, 32) || !hex(&f.span_id, 16) {
@@ -206,8 +217,8 @@ fn otlp_json_corpus_replays_and_imports_into_a_real_cache() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Config::parse("", Path::new("relops.toml")).expect("empty config");
     for (i, (path, bytes)) in mutate::corpus("otlp_json").into_iter().enumerate() {
-        let mut writer = relops::store::open_writer(&dir.path().join(format!("c{i}.db")))
-            .expect("cache opens");
+        let mut writer =
+            relops::store::open_writer(&dir.path().join(format!("c{i}.db"))).expect("cache opens");
         let mut importer = Importer::new(&mut writer, &config, "fuzz");
         importer
             .import_reader(&bytes[..], &path.display().to_string())
@@ -217,7 +228,10 @@ fn otlp_json_corpus_replays_and_imports_into_a_real_cache() {
         let c = &s.counts;
         assert_eq!(
             (c.inserted + c.updated + c.unchanged, s.rejected),
-            (pure.records, pure.rejected_spans + pure.read_errors),
+            (
+                pure.keys.len() as u64,
+                pure.rejected_spans + pure.read_errors
+            ),
             "{}",
             path.display()
         );
@@ -266,12 +280,8 @@ fn otlp_json_valid_spans_all_import() {
             .map(|v| count_spans(&v))
             .sum();
         let got = import_pure(&input.0)?;
-        let want = Imported {
-            records: spans,
-            ..Imported::default()
-        };
-        if got != want {
-            return Err(format!("{got:?}, expected {want:?}"));
+        if (got.records, got.rejected_spans, got.read_errors) != (spans, 0, 0) {
+            return Err(format!("{got:?}, expected {spans} records"));
         }
         Ok(())
     });
@@ -452,14 +462,13 @@ fn protobuf_raw_bytes() {
 /// every span whose ids and times are usable, and names each one it rejects.
 #[test]
 fn protobuf_structure_aware() {
-    let strategy = (request_proto(), prop::collection::vec(any::<u8>(), 0..3)).prop_map(
-        |(request, noise)| {
+    let strategy =
+        (request_proto(), prop::collection::vec(any::<u8>(), 0..3)).prop_map(|(request, noise)| {
             let mut bytes = request.encode_to_vec();
             // A little trailing noise now and then: an unknown field or a broken tag.
             bytes.extend(noise);
             Input(bytes)
-        },
-    );
+        });
     fuzz(strategy, check_protobuf);
     fuzz_request(request_proto(), |request| {
         let want = request
@@ -661,7 +670,8 @@ fn check_config(input: &Input) -> Result<(), String> {
         Ok(config) => {
             // A loaded config is usable: its plans answer, its mapping builds.
             for plan in &config.rollouts {
-                plan.check().map_err(|e| format!("loaded a plan that fails check: {e}"))?;
+                plan.check()
+                    .map_err(|e| format!("loaded a plan that fails check: {e}"))?;
             }
             Extractor::new(&config.versions, &config.detect);
             Ok(())
@@ -676,8 +686,14 @@ fn check_config(input: &Input) -> Result<(), String> {
             let lines: Vec<&str> = text.split('\n').collect();
             let width = lines.get(line.wrapping_sub(1)).map(|l| l.chars().count());
             match width {
-                Some(w) if column >= 1 && column <= w + 1 && !key.is_empty() && !message.is_empty() => Ok(()),
-                _ => Err(format!("error at {line}:{column} ({key}: {message}) is not in the text")),
+                Some(w)
+                    if column >= 1 && column <= w + 1 && !key.is_empty() && !message.is_empty() =>
+                {
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "error at {line}:{column} ({key}: {message}) is not in the text"
+                )),
             }
         }
         Err(e) => Err(format!("unexpected {e}")),
@@ -735,7 +751,8 @@ fn check_case(input: &Input) -> Result<(), String> {
 
 fn round_trip(case: &Case) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let saved = cases::save(dir.path(), case).map_err(|e| format!("a loaded case won't save: {e}"))?;
+    let saved =
+        cases::save(dir.path(), case).map_err(|e| format!("a loaded case won't save: {e}"))?;
     let back = cases::read_case(&saved).map_err(|e| format!("a saved case won't load: {e}"))?;
     if &back != case {
         return Err(format!("saved {case:?}, read {back:?}"));
@@ -758,11 +775,15 @@ fn round_trip(case: &Case) -> Result<(), String> {
     Ok(())
 }
 
+/// A demo case under an id of its own (a fuzzed file may well reuse a demo case's id,
+/// and two files with one id are both reported).
 fn good_case() -> Case {
-    relops::demo::suite::cases("2026-11-20T12:00:00Z")
+    let mut case = relops::demo::suite::cases("2026-11-20T12:00:00Z")
         .into_iter()
         .next()
-        .expect("the demo suite has cases")
+        .expect("the demo suite has cases");
+    case.id = "900dca5e".into();
+    case
 }
 
 /// The demo suite's cases as seeds, beside the committed ones.
@@ -809,9 +830,16 @@ fn check_filter(input: &Input) -> Result<(), String> {
     let canonical = spec.to_string();
     match FilterSpec::parse(&canonical) {
         Ok(back) if back == spec => {}
-        other => return Err(format!("{canonical:?} reads back as {other:?}, not {spec:?}")),
+        other => {
+            return Err(format!(
+                "{canonical:?} reads back as {other:?}, not {spec:?}"
+            ));
+        }
     }
-    let versions = [version(1, "v1", "aaaa11112222"), version(2, "v2", "aaaa11113333")];
+    let versions = [
+        version(1, "v1", "aaaa11112222"),
+        version(2, "v2", "aaaa11113333"),
+    ];
     for now in [0, 1_795_000_000_000_000_000, i64::MAX, i64::MIN] {
         match spec.resolve(&versions, now) {
             Ok(_) => {}
@@ -844,11 +872,36 @@ fn version(rowid: i64, label: &str, id: &str) -> VersionRow {
 fn filter_text() -> impl Strategy<Value = Input> {
     let term = prop_oneof![
         prop::sample::select(vec![
-            "v:v2", "v:aaaa", "v:aaaa1111", "version:", "refusal", "REFUSED", "error", "tool",
-            "status:ok", "status:ERR", "status:maybe", "since:2h", "since:0s", "since:7d",
-            "since:99999999999999999999w", "since:30500000000000000w", "since:9300000000s",
-            "since:-1h", "text:a:b", "colour:red", ":", "::", "\"", "\"refund: policy\"",
-            "\"\"", "\"refusal\"", "\"a\"b", "a\"b\"c", "\u{1b}[2J", "漢字",
+            "v:v2",
+            "v:aaaa",
+            "v:aaaa1111",
+            "version:",
+            "refusal",
+            "REFUSED",
+            "error",
+            "tool",
+            "status:ok",
+            "status:ERR",
+            "status:maybe",
+            "since:2h",
+            "since:0s",
+            "since:7d",
+            "since:99999999999999999999w",
+            "since:30500000000000000w",
+            "since:9300000000s",
+            "since:-1h",
+            "text:a:b",
+            "colour:red",
+            ":",
+            "::",
+            "\"",
+            "\"refund: policy\"",
+            "\"\"",
+            "\"refusal\"",
+            "\"a\"b",
+            "a\"b\"c",
+            "\u{1b}[2J",
+            "漢字",
         ])
         .prop_map(str::to_string),
         mutate::nasty_string(),
@@ -872,7 +925,8 @@ fn filter_language() {
 
 #[test]
 fn filter_mutated_seeds() {
-    fuzz(mutated(seeds("filter"), &[b"\"", b":", b" ", b"since:"], 4), check_filter);
+    const FILTER_TOKENS: &[&[u8]] = &[b"\"", b":", b" ", b"\t", b"since:", b"v:", b"text:"];
+    fuzz(mutated(seeds("filter"), FILTER_TOKENS, 4), check_filter);
 }
 
 /// The protobuf seeds are these requests, encoded; `RELOPS_FUZZ_WRITE_SEEDS=1` rewrites
@@ -946,7 +1000,10 @@ fn protobuf_seed_requests() -> Vec<(&'static str, proto::ExportTraceServiceReque
             "seed-two-spans.bin",
             proto::ExportTraceServiceRequest {
                 resource_spans: vec![request(
-                    vec![span(trace.clone(), 1, None), span(trace.clone(), 2, Some(1))],
+                    vec![
+                        span(trace.clone(), 1, None),
+                        span(trace.clone(), 2, Some(1)),
+                    ],
                     "v3",
                 )],
             },
@@ -960,7 +1017,10 @@ fn protobuf_seed_requests() -> Vec<(&'static str, proto::ExportTraceServiceReque
                 ],
             },
         ),
-        ("seed-empty.bin", proto::ExportTraceServiceRequest::default()),
+        (
+            "seed-empty.bin",
+            proto::ExportTraceServiceRequest::default(),
+        ),
     ]
 }
 
@@ -974,7 +1034,11 @@ fn protobuf_seeds_are_the_encoded_requests() {
             std::fs::write(&path, &bytes).expect("write seed");
         }
         let committed = std::fs::read(&path).unwrap_or_default();
-        assert!(committed == bytes, "{}: stale seed (RELOPS_FUZZ_WRITE_SEEDS=1 rewrites it)", path.display());
+        assert!(
+            committed == bytes,
+            "{}: stale seed (RELOPS_FUZZ_WRITE_SEEDS=1 rewrites it)",
+            path.display()
+        );
     }
 }
 
@@ -983,9 +1047,10 @@ fn protobuf_seeds_are_the_encoded_requests() {
 #[test]
 fn seeds_are_valid() {
     let seeds = |target: &str| {
-        mutate::corpus(target)
-            .into_iter()
-            .filter(|(p, _)| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("seed-")))
+        mutate::corpus(target).into_iter().filter(|(p, _)| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
+        })
     };
     for (path, bytes) in seeds("config") {
         let text = String::from_utf8(bytes).expect("UTF-8");

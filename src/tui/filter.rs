@@ -112,7 +112,7 @@ impl FilterSpec {
         let search = (!self.text.is_empty()).then(|| self.text.join(" "));
         Ok(TraceFilter {
             version,
-            since_ns: self.since.map(|p| now_ns - p.as_nanos()),
+            since_ns: self.since.map(|p| now_ns.saturating_sub(p.as_nanos())),
             refusals: self.refusals,
             errors: self.errors,
             tool_errors: self.tool_errors,
@@ -160,8 +160,16 @@ impl fmt::Display for FilterSpec {
 fn spell_text(t: &str) -> String {
     let keyword = matches!(
         t.to_ascii_lowercase().as_str(),
-        "refusal" | "refusals" | "refused" | "error" | "errors" | "err" | "tool" | "tool-error"
-            | "tool-errors" | "toolerr"
+        "refusal"
+            | "refusals"
+            | "refused"
+            | "error"
+            | "errors"
+            | "err"
+            | "tool"
+            | "tool-error"
+            | "tool-errors"
+            | "toolerr"
     );
     if t.contains('"') {
         format!("text:{t}")
