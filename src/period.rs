@@ -118,11 +118,19 @@ mod tests {
     fn refuses_what_would_overflow_a_timestamp() {
         // `since:30500000000000000w` overflowed the product (a panic in debug builds) and
         // `since:9300000000s` the nanoseconds.
-        for s in ["30500000000000000w", "9300000000s", "36501d", "18446744073709551615s"] {
+        for s in [
+            "30500000000000000w",
+            "9300000000s",
+            "36501d",
+            "18446744073709551615s",
+        ] {
             let e = s.parse::<Period>().unwrap_err();
             assert!(e.contains("longer than 100 years"), "{s}: {e}");
         }
-        assert_eq!("5200w".parse::<Period>().unwrap().as_secs(), 5200 * 7 * 86_400);
+        assert_eq!(
+            "5200w".parse::<Period>().unwrap().as_secs(),
+            5200 * 7 * 86_400
+        );
         assert_eq!(Period::secs(u64::MAX).as_nanos(), i64::MAX);
     }
 
