@@ -11,6 +11,11 @@ pub struct Period {
     secs: u64,
 }
 
+/// The longest period read from text: 100 years. Times are i64 nanoseconds (about 292
+/// years either side of 1970), so a period this long can be added to or taken from
+/// now a couple of times without overflowing.
+pub const MAX_SECS: u64 = 100 * 365 * 86_400;
+
 impl Period {
     pub const fn secs(secs: u64) -> Self {
         Self { secs }
@@ -24,8 +29,13 @@ impl Period {
         self.secs
     }
 
+    /// Saturates rather than overflowing (a period built in code can exceed [`MAX_SECS`]).
     pub const fn as_nanos(self) -> i64 {
-        self.secs as i64 * 1_000_000_000
+        if self.secs > (i64::MAX / 1_000_000_000) as u64 {
+            i64::MAX
+        } else {
+            self.secs as i64 * 1_000_000_000
+        }
     }
 }
 
@@ -51,7 +61,12 @@ impl FromStr for Period {
                 ));
             }
         };
-        Ok(Self::secs(n * scale))
+        match n.checked_mul(scale) {
+            Some(secs) if secs <= MAX_SECS => Ok(Self::secs(secs)),
+            _ => Err(format!(
+                "invalid duration {s:?}: longer than 100 years (5200w)"
+            )),
+        }
     }
 }
 
@@ -97,6 +112,26 @@ mod tests {
         assert!("soon".parse::<Period>().is_err());
         assert!("10y".parse::<Period>().is_err());
         assert!("".parse::<Period>().is_err());
+    }
+
+    #[test]
+    fn refuses_what_would_overflow_a_timestamp() {
+        // `since:30500000000000000w` overflowed the product (a panic in debug builds) and
+        // `since:9300000000s` the nanoseconds.
+        for s in [
+            "30500000000000000w",
+            "9300000000s",
+            "36501d",
+            "18446744073709551615s",
+        ] {
+            let e = s.parse::<Period>().unwrap_err();
+            assert!(e.contains("longer than 100 years"), "{s}: {e}");
+        }
+        assert_eq!(
+            "5200w".parse::<Period>().unwrap().as_secs(),
+            5200 * 7 * 86_400
+        );
+        assert_eq!(Period::secs(u64::MAX).as_nanos(), i64::MAX);
     }
 
     #[test]

@@ -205,7 +205,8 @@ fn read_hashed(path: &Path) -> Result<(Case, String), BadFile> {
             } else {
                 format!("{field}.{name}")
             }
-        } else if field == "." {
+        } else if field == "." || field.is_empty() {
+            // An unknown field named "" is its own (empty) path: say the case instead.
             "(case)".to_string()
         } else {
             field

@@ -42,7 +42,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-pub use decode::{DecodeError, Decoded, Encoding, gunzip};
+pub use decode::{DecodeError, Decoded, Encoding, decode, gunzip};
 
 use crate::config::Config;
 use crate::ingest::Extractor;

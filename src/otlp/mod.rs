@@ -128,8 +128,14 @@ impl de::Visitor<'_> for IntVisitor {
     }
 }
 
+/// Nanoseconds since 1970: never negative (OTLP's `fixed64`), so that `end - start`
+/// cannot overflow later.
 fn nanos<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    d.deserialize_any(IntVisitor)
+    let ns = d.deserialize_any(IntVisitor)?;
+    if ns < 0 {
+        return Err(de::Error::custom(format!("a negative time: {ns}")));
+    }
+    Ok(ns)
 }
 
 fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
@@ -173,5 +179,25 @@ pub fn span_kind_name(kind: Option<&serde_json::Value>) -> &'static str {
         4 => "producer",
         5 => "consumer",
         _ => "unspecified",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_not_negative() {
+        // A start at i64::MIN and an end at i64::MAX passed the order check and then
+        // overflowed `end - start` in `duration_ms` (a panic in debug builds).
+        let span = |start: &str| {
+            serde_json::from_str::<Span>(&format!(
+                r#"{{"traceId":"t","spanId":"s","startTimeUnixNano":{start},"endTimeUnixNano":"9223372036854775807"}}"#
+            ))
+        };
+        let err = span(r#""-9223372036854775808""#).unwrap_err().to_string();
+        assert!(err.contains("a negative time"), "{err}");
+        assert!(span("-1").is_err());
+        assert_eq!(span(r#""0""#).unwrap().start_time_unix_nano, 0);
     }
 }

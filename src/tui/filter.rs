@@ -112,7 +112,7 @@ impl FilterSpec {
         let search = (!self.text.is_empty()).then(|| self.text.join(" "));
         Ok(TraceFilter {
             version,
-            since_ns: self.since.map(|p| now_ns - p.as_nanos()),
+            since_ns: self.since.map(|p| now_ns.saturating_sub(p.as_nanos())),
             refusals: self.refusals,
             errors: self.errors,
             tool_errors: self.tool_errors,
@@ -149,14 +149,34 @@ impl fmt::Display for FilterSpec {
         if let Some(p) = self.since {
             parts.push(format!("since:{p}"));
         }
-        for t in &self.text {
-            if t.contains([' ', ':']) {
-                parts.push(format!("\"{t}\""));
-            } else {
-                parts.push(t.clone());
-            }
-        }
+        parts.extend(self.text.iter().map(|t| spell_text(t)));
         f.write_str(&parts.join(" "))
+    }
+}
+
+/// A text term spelled so that it parses back as text: quoted when it holds whitespace
+/// or a colon, is empty or reads as a keyword; `text:…` when it holds a quote (a word's
+/// quotes cannot be quoted, and a leading one would open a phrase).
+fn spell_text(t: &str) -> String {
+    let keyword = matches!(
+        t.to_ascii_lowercase().as_str(),
+        "refusal"
+            | "refusals"
+            | "refused"
+            | "error"
+            | "errors"
+            | "err"
+            | "tool"
+            | "tool-error"
+            | "tool-errors"
+            | "toolerr"
+    );
+    if t.contains('"') {
+        format!("text:{t}")
+    } else if t.is_empty() || keyword || t.contains(':') || t.contains(char::is_whitespace) {
+        format!("\"{t}\"")
+    } else {
+        t.to_string()
     }
 }
 
@@ -180,7 +200,14 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
             chars.next();
         } else if c == '"' {
             chars.next();
-            let quoted: String = chars.by_ref().take_while(|c| *c != '"').collect();
+            let mut quoted = String::new();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some(c) => quoted.push(c),
+                    None => return Err("unclosed quote".into()),
+                }
+            }
             out.push(Token::Quoted(quoted));
         } else {
             let mut word = String::new();
@@ -190,9 +217,6 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
             }
             out.push(Token::Word(word));
         }
-    }
-    if text.matches('"').count() % 2 == 1 {
-        return Err("unclosed quote".into());
     }
     Ok(out)
 }
@@ -234,6 +258,26 @@ mod tests {
         assert!(FilterSpec::parse("since:soon").is_err());
         assert!(FilterSpec::parse("v:").is_err());
         assert!(FilterSpec::parse("\"open").is_err());
+    }
+
+    #[test]
+    fn the_canonical_spelling_reads_back_as_itself() {
+        // Quoted keywords, tabs, empty phrases and words with quotes used to read back
+        // as flags, two words, nothing, or a phrase; a quote inside a word no longer
+        // counts towards closing a phrase.
+        assert!(FilterSpec::parse("text:a:\"b \"").is_err());
+        for text in [
+            "\"refusal\"",
+            "\"a\tb\"",
+            "\"\"",
+            "text:\"abc x\"",
+            "text:a:\"b \"\"",
+            "v:v3 \"Error\" since:90m",
+        ] {
+            let spec = FilterSpec::parse(text).unwrap();
+            let again = FilterSpec::parse(&spec.to_string());
+            assert_eq!(again.as_ref(), Ok(&spec), "{text:?} spelled {spec}");
+        }
     }
 
     #[test]
