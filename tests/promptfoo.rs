@@ -162,7 +162,7 @@ fn promptfoo_runs_the_exported_suite_and_agrees_with_the_gate_case_by_case() {
     // Hold on v3 in promptfoo too: a must-pass case fails there, none on v2.
     let must_fail_v3 = want
         .iter()
-        .filter(|(id, (must, _, _))| *must && seen[&((*id).clone(), "v3".to_string())] == false)
+        .filter(|(id, (must, _, _))| *must && !seen[&((*id).clone(), "v3".to_string())])
         .count();
     assert_eq!(must_fail_v3, 4, "the four must-pass regressions of v3");
     assert!(want.keys().all(|id| seen[&(id.clone(), "v2".to_string())]));

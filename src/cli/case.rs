@@ -329,7 +329,7 @@ fn export_target(
 
 /// What the operator must know about the export, on stderr: what promptfoo measures
 /// its own way, and what it cannot check at all (a failing placeholder).
-fn export_summary(e: &cases::export::Export, cases: usize, versions: &[String]) {
+fn export_summary(e: &cases::export::Export, count: usize, versions: &[String]) {
     use cases::export::NoteKind;
     for n in &e.notes {
         let what = match n.kind {
@@ -349,14 +349,14 @@ fn export_summary(e: &cases::export::Export, cases: usize, versions: &[String]) 
         .filter(|n| n.kind == NoteKind::Differs)
         .count();
     eprintln!(
-        "relops: exported {cases} case(s) for {}: {} fully expressible, {} with a failing \
+        "relops: exported {count} case(s) for {}: {} fully expressible, {} with a failing \
          placeholder, {differs} assertion(s) measured by promptfoo's own rules",
         if versions.is_empty() {
             "no provider (add --version V)".to_string()
         } else {
             format!("provider(s) {}", versions.join(", "))
         },
-        cases - e.placeholder_cases,
+        count - e.placeholder_cases,
         e.placeholder_cases,
     );
 }

@@ -400,8 +400,8 @@ fn not_run(runs: &[CaseRun], has_baseline: bool, margin: f64) -> Vec<String> {
     };
     let mut too_many = false;
     for &(version, side) in sides {
-        let down: Vec<&CaseRun> = runs.iter().filter(|r| unreached(side(r))).collect();
-        let Some(first) = down.first() else { continue };
+        let down: Vec<&CaseRun> = runs.iter().filter(|&r| unreached(side(r))).collect();
+        let Some(&first) = down.first() else { continue };
         let error = first_error(side(first), Cause::Unreached).unwrap_or_default();
         if down.len() == runs.len() {
             out.push(format!(
@@ -424,7 +424,7 @@ fn not_run(runs: &[CaseRun], has_baseline: bool, margin: f64) -> Vec<String> {
 fn worst_case_drop(runs: &[CaseRun], margin: f64) -> Option<String> {
     let passes = |side: fn(&CaseRun) -> &[Attempt], down_passes: bool| {
         runs.iter()
-            .filter(|r| match unreached(side(r)) {
+            .filter(|&r| match unreached(side(r)) {
                 true => down_passes,
                 false => Standing::of(side(r)) == Standing::Pass,
             })
@@ -433,7 +433,7 @@ fn worst_case_drop(runs: &[CaseRun], margin: f64) -> Option<String> {
     let n = runs.len() as f64;
     let drop = (passes(baseline_side, true) as f64 - passes(candidate_side, false) as f64) / n;
     let count =
-        |side: fn(&CaseRun) -> &[Attempt]| runs.iter().filter(|r| unreached(side(r))).count();
+        |side: fn(&CaseRun) -> &[Attempt]| runs.iter().filter(|&r| unreached(side(r))).count();
     (drop > margin + 1e-12).then(|| {
         let first = runs
             .iter()
@@ -468,7 +468,7 @@ fn pass_rate_drop(runs: &[CaseRun], margin: f64) -> Option<String> {
     let rate = |side: fn(&CaseRun) -> &[Attempt]| {
         let pass = compared
             .iter()
-            .filter(|r| Standing::of(side(r)) == Standing::Pass)
+            .filter(|&&r| Standing::of(side(r)) == Standing::Pass)
             .count();
         pass as f64 / compared.len() as f64
     };
