@@ -213,13 +213,16 @@ fn case_list_reports_every_bad_file_and_keeps_the_good_ones() {
     ] {
         std::fs::remove_file(suite.join(f)).unwrap();
     }
-    // Export for promptfoo: what maps is exported, what does not is listed.
+    // Export for promptfoo: every assertion maps; a measure of promptfoo's own is named.
     let out = relops(&config)
         .args(["case", "export", "--format", "promptfoo"])
         .assert()
         .success()
         .stderr(contains(
-            "case 1234abcd: `not_refusal` has no promptfoo equivalent",
+            "case 1234abcd: `not_refusal`: exported with promptfoo's own measure",
+        ))
+        .stderr(contains(
+            "exported 1 case(s) for no provider (add --version V): 1 fully expressible",
         ))
         .get_output()
         .stdout
@@ -228,7 +231,7 @@ fn case_list_reports_every_bad_file_and_keeps_the_good_ones() {
     assert_eq!(pf["tests"][0]["vars"]["input"], "hello");
     assert_eq!(
         pf["tests"][0]["assert"],
-        json!([{"type": "not-contains", "value": "hi"}])
+        json!([{"type": "not-is-refusal"}, {"type": "not-contains", "value": "hi"}])
     );
     std::fs::write(&keep, good).unwrap();
     relops(&config).args(["case", "list"]).assert().success();

@@ -3,20 +3,31 @@
 mod common;
 
 use common::{fixture, json, relops, workspace};
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::Value;
 
 const T1: &str = "0af7651916cd43dd8448eb211c80319c";
 
+/// Imports the two fixtures: genai.jsonl has two bad lines, so the import exits 1.
 fn imported() -> (tempfile::TempDir, std::path::PathBuf, Value) {
     let (dir, config) = workspace();
-    let summary = json(
-        relops(&config)
-            .args(["import", "--json"])
-            .arg(fixture("openinference.json"))
-            .arg(fixture("genai.jsonl")),
-    );
+    let summary = import_json(&config, 1);
     (dir, config, summary)
+}
+
+/// `relops import --json` of both fixtures, exiting `code`; its JSON summary.
+fn import_json(config: &std::path::Path, code: i32) -> Value {
+    let out = relops(config)
+        .args(["import", "--json"])
+        .arg(fixture("openinference.json"))
+        .arg(fixture("genai.jsonl"))
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).expect("a JSON summary on stdout")
 }
 
 #[test]
@@ -50,12 +61,7 @@ fn import_reports_counts_and_each_rejection_with_its_line() {
 fn importing_the_same_data_twice_changes_nothing() {
     let (_dir, config, _) = imported();
     let before = json(relops(&config).args(["traces", "--json", "--limit", "100"]));
-    let again = json(
-        relops(&config)
-            .args(["import", "--json"])
-            .arg(fixture("openinference.json"))
-            .arg(fixture("genai.jsonl")),
-    );
+    let again = import_json(&config, 1);
     assert_eq!(again["inserted"], 0);
     assert_eq!(again["updated"], 0);
     assert_eq!(again["unchanged"], 9);
@@ -70,10 +76,101 @@ fn import_text_summary_names_rejections() {
         .arg("import")
         .arg(fixture("genai.jsonl"))
         .assert()
-        .success()
+        .code(1)
         .stdout(contains("imported 5 spans (3 new traces)"))
         .stdout(contains("rejected 2"))
-        .stdout(contains("genai.jsonl:2: not an OTLP/JSON trace export"));
+        .stdout(contains("genai.jsonl").not())
+        .stderr(contains("relops: rejected 2 line(s) or span(s):"))
+        .stderr(contains("genai.jsonl:2: not an OTLP/JSON trace export"));
+}
+
+/// Issue 15: a bad byte on line 3 of 5 costs line 3 only; every rejection is counted
+/// and named on stderr; a file with nothing recognisable is an error that says so.
+#[test]
+fn import_goes_on_after_a_bad_line_and_fails_on_a_file_it_cannot_read() {
+    let (dir, config) = workspace();
+    let line = |n: u8| {
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"{}","spanId":"{}","name":"s{n}","startTimeUnixNano":"1","endTimeUnixNano":"2"}}]}}]}}]}}"#,
+            format!("{n:032x}"),
+            format!("{n:016x}")
+        )
+    };
+    let mut five = Vec::new();
+    for n in 1..=5u8 {
+        if n == 3 {
+            five.extend_from_slice(b"{\"resourceSpans\": \"\xff\"}");
+        } else {
+            five.extend_from_slice(line(n).as_bytes());
+        }
+        five.push(b'\n');
+    }
+    let five_path = dir.path().join("five.jsonl");
+    std::fs::write(&five_path, &five).unwrap();
+    let out = relops(&config)
+        .args(["import", "--json"])
+        .arg(&five_path)
+        .assert()
+        .code(1)
+        .stderr(contains("relops: rejected 1 line(s) or span(s):"))
+        .stderr(contains("five.jsonl:3: not UTF-8 text"))
+        .get_output()
+        .clone();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["inserted"].as_u64(), s["rejected"].as_u64()),
+        (Some(4), Some(1))
+    );
+
+    // 1 MiB of binary garbage (a fixed xorshift stream) and valid JSON that is not OTLP.
+    let mut garbage = Vec::with_capacity(1 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while garbage.len() < 1 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        garbage.extend_from_slice(&x.to_le_bytes());
+    }
+    let garbage_path = dir.path().join("garbage.bin");
+    std::fs::write(&garbage_path, &garbage).unwrap();
+    // Every line that is not blank is one rejection.
+    let lines = garbage
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+        .count();
+    let foreign = dir.path().join("users.json");
+    std::fs::write(&foreign, "{\"users\": [{\"id\": 1}], \"next\": null}\n").unwrap();
+    for (path, rejected) in [(&garbage_path, lines), (&foreign, 1)] {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        relops(&config)
+            .arg("import")
+            .arg(path)
+            .assert()
+            .code(2)
+            .stdout(contains(format!("rejected {rejected}")))
+            .stderr(contains("nothing was imported"))
+            .stderr(contains(format!(
+                "{name}: nothing in it is OTLP/JSON trace data ({rejected} rejected)"
+            )));
+    }
+    relops(&config)
+        .arg("import")
+        .arg(&foreign)
+        .assert()
+        .stderr(contains(
+            "users.json:1: not an OTLP/JSON trace export: no \"resourceSpans\"",
+        ));
+    // A good file beside a bad one: some imported, so 1, and the bad one is named.
+    relops(&config)
+        .arg("import")
+        .arg(&five_path)
+        .arg(&foreign)
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "users.json: nothing in it is OTLP/JSON trace data",
+        ))
+        .stderr(contains("five.jsonl: nothing").not());
 }
 
 #[test]

@@ -588,6 +588,7 @@ fn seed_ops(config: &Path) {
             candidate: vec![attempt(
                 Outcome::Error {
                     error: "timed out after 5000 ms".into(),
+                    cause: relops::gate::Cause::Unreached,
                 },
                 5000.0,
             )],

@@ -30,6 +30,14 @@ pub enum CaseCommand {
         /// Write here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<std::path::PathBuf>,
+        /// A version to run the suite on: one promptfoo provider each, built from the
+        /// replay target (repeatable; none: tests only, promptfoo then needs providers).
+        #[arg(long = "version", value_name = "V")]
+        versions: Vec<String>,
+        /// The replay target the providers call (default: `replay.default_target`, else
+        /// the only one).
+        #[arg(long)]
+        target: Option<String>,
     },
 }
 
@@ -73,7 +81,12 @@ pub fn run(ws: &Workspace, cmd: &CaseCommand) -> Result<u8> {
         CaseCommand::List { json } => list(ws, *json),
         CaseCommand::FromTrace(args) => from_trace(ws, args).map(|()| 0),
         CaseCommand::Eval(args) => eval(ws, args),
-        CaseCommand::Export { format, out } => export(ws, format, out.as_deref()),
+        CaseCommand::Export {
+            format,
+            out,
+            versions,
+            target,
+        } => export(ws, format, out.as_deref(), versions, target.as_deref()),
     }
 }
 
@@ -252,7 +265,13 @@ fn list(ws: &Workspace, json: bool) -> Result<u8> {
     Ok(u8::from(!suite.errors.is_empty()))
 }
 
-fn export(ws: &Workspace, format: &str, out: Option<&std::path::Path>) -> Result<u8> {
+fn export(
+    ws: &Workspace,
+    format: &str,
+    out: Option<&std::path::Path>,
+    versions: &[String],
+    target: Option<&str>,
+) -> Result<u8> {
     if format != "promptfoo" {
         return Err(eyre!("unknown export format {format:?}; known: promptfoo"));
     }
@@ -266,21 +285,80 @@ fn export(ws: &Workspace, format: &str, out: Option<&std::path::Path>) -> Result
             suite.errors.len()
         ));
     }
-    let (config, skipped) = cases::export::promptfoo(&suite.cases);
-    let text = serde_json::to_string_pretty(&config)? + "\n";
+    let chosen = match versions.is_empty() {
+        true => None,
+        false => Some(export_target(ws, target)?),
+    };
+    let providers = chosen.as_ref().map(|(name, t)| cases::export::Providers {
+        name,
+        target: t,
+        versions,
+    });
+    let e = cases::export::promptfoo(&suite.cases, providers.as_ref()).map_err(|e| eyre!(e))?;
+    let text = serde_json::to_string_pretty(&e.config)? + "\n";
     match out {
         Some(path) => {
             std::fs::write(path, text).map_err(|e| eyre!("cannot write {}: {e}", path.display()))?
         }
         None => print!("{text}"),
     }
-    for s in &skipped {
+    export_summary(&e, suite.cases.len(), versions);
+    Ok(0)
+}
+
+/// The replay target the export's providers call, by name or default.
+fn export_target(
+    ws: &Workspace,
+    name: Option<&str>,
+) -> Result<(String, crate::config::ReplayTarget)> {
+    let targets = &ws.config.replay.targets;
+    let name = match name.or(ws.config.replay.default_target.as_deref()) {
+        Some(n) => n.to_string(),
+        None if targets.len() == 1 => targets.keys().next().cloned().unwrap_or_default(),
+        None => {
+            return Err(eyre!(
+                "--version needs a replay target: configure one, or choose with --target"
+            ));
+        }
+    };
+    let t = targets
+        .get(&name)
+        .ok_or_else(|| eyre!("no replay target {name:?}"))?;
+    Ok((name, t.clone()))
+}
+
+/// What the operator must know about the export, on stderr: what promptfoo measures
+/// its own way, and what it cannot check at all (a failing placeholder).
+fn export_summary(e: &cases::export::Export, count: usize, versions: &[String]) {
+    use cases::export::NoteKind;
+    for n in &e.notes {
+        let what = match n.kind {
+            NoteKind::Placeholder => {
+                "not expressible in promptfoo; exported as a failing placeholder"
+            }
+            NoteKind::Differs => "exported with promptfoo's own measure",
+        };
         eprintln!(
-            "relops: case {}: `{}` has no promptfoo equivalent; not exported",
-            s.case, s.assertion
+            "relops: case {}: `{}`: {what}: {}",
+            n.case, n.assertion, n.why
         );
     }
-    Ok(0)
+    let differs = e
+        .notes
+        .iter()
+        .filter(|n| n.kind == NoteKind::Differs)
+        .count();
+    eprintln!(
+        "relops: exported {count} case(s) for {}: {} fully expressible, {} with a failing \
+         placeholder, {differs} assertion(s) measured by promptfoo's own rules",
+        if versions.is_empty() {
+            "no provider (add --version V)".to_string()
+        } else {
+            format!("provider(s) {}", versions.join(", "))
+        },
+        count - e.placeholder_cases,
+        e.placeholder_cases,
+    );
 }
 
 fn from_trace(ws: &Workspace, args: &FromTraceArgs) -> Result<()> {

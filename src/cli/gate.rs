@@ -1,5 +1,7 @@
 //! `relops gate`: run the suite on a candidate and its baseline, decide ship or hold.
-//! Exit 0 ship, 1 hold, 2 error (a bad case file, an unknown version, no target).
+//! Exit 0 ship, 1 hold, 2 no verdict: the cases could not run (no answer came back from
+//! the target for some case: down, timing out, HTTP errors), or an error before they
+//! ran (a bad case file, an unknown version, no target).
 //! `--list` and `--show RUN` read stored gate runs.
 
 use std::path::PathBuf;
@@ -111,7 +113,16 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         )?;
     }
     let v = &outcome.versions;
+    let code = outcome.verdict.exit_code();
+    if outcome.verdict.could_not_run {
+        eprintln!(
+            "relops: the cases could not run: no verdict on {} (exit 2); the target is \
+             down or failing, see the report's reasons",
+            v.candidate
+        );
+    }
     let json = serde_json::json!({
+        "exit_code": code,
         "gate_run": outcome.gate_run,
         "candidate": v.candidate,
         "candidate_fingerprint": v.candidate_fingerprint,
@@ -128,10 +139,7 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         }
         None => print!("{md}"),
     }
-    Ok(match outcome.verdict.decision {
-        Decision::Ship => 0,
-        Decision::Hold => 1,
-    })
+    Ok(code)
 }
 
 /// A progress bar on stderr when it is a terminal (never in pipelines or tests).
@@ -272,7 +280,7 @@ fn show(ws: &Workspace, id: i64, args: &GateArgs) -> Result<u8> {
             println!("          ✗ {}", clip(&one_line(&f), 100));
         }
         if let Some(e) = c.candidate_attempts.iter().find_map(|a| match &a.outcome {
-            Outcome::Error { error } => Some(error),
+            Outcome::Error { error, .. } => Some(error),
             _ => None,
         }) {
             println!("          ! {}", clip(&one_line(e), 100));

@@ -1,4 +1,9 @@
 //! `relops import FILE...`
+//!
+//! Exit 0 when every line and span was imported, 1 when some were rejected, 2 when
+//! all were (nothing imported) or the import could not run. The summary goes to
+//! stdout; the rejections (their count, the first few as `file:line: reason`) and any
+//! file that held nothing recognisable as OTLP/JSON go to stderr.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,7 +14,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ingest::{ImportSummary, Importer};
 use crate::store;
+use crate::tui::widgets::one_line;
 use crate::workspace::Workspace;
+
+/// Rejections named one by one on stderr; the rest are counted.
+const SHOWN: usize = 10;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -25,7 +34,7 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
-pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<()> {
+pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<u8> {
     if ws.readonly {
         bail!("--readonly: import writes to the cache");
     }
@@ -36,18 +45,67 @@ pub fn run(ws: &Workspace, args: &ImportArgs) -> Result<()> {
     }
     let mut writer = store::open_writer(&ws.db_path)?;
     let mut importer = Importer::new(&mut writer, &ws.config, &args.source);
+    let mut unrecognised = Vec::new();
     for file in &args.files {
         let size = std::fs::metadata(file)?.len();
         let bar = progress_bar(size, &file.display().to_string());
+        let before = importer.summary.clone();
         importer.import_file(file, |read| bar.set_position(read))?;
         bar.finish_and_clear();
+        let rejected = importer.summary.rejected - before.rejected;
+        if accepted(&importer.summary) == accepted(&before) && rejected > 0 {
+            unrecognised.push((file.display().to_string(), rejected));
+        }
     }
     let summary = importer.summary.clone();
     if args.json {
-        super::print_json(&summary)
+        super::print_json(&summary)?;
     } else {
         print_summary(&summary);
-        Ok(())
+    }
+    report_rejections(&summary, &unrecognised);
+    Ok(exit_code(&summary))
+}
+
+/// Spans the cache took (new, changed or already there).
+fn accepted(s: &ImportSummary) -> u64 {
+    s.counts.inserted + s.counts.updated + s.counts.unchanged
+}
+
+fn exit_code(s: &ImportSummary) -> u8 {
+    match (s.rejected, accepted(s)) {
+        (0, _) => 0,
+        (_, 0) => 2,
+        _ => 1,
+    }
+}
+
+/// The count and the first few rejections, then each file nothing could be read of.
+fn report_rejections(s: &ImportSummary, unrecognised: &[(String, u64)]) {
+    if s.rejected == 0 {
+        return;
+    }
+    eprintln!(
+        "relops: rejected {} line(s) or span(s){}:",
+        s.rejected,
+        if accepted(s) == 0 {
+            "; nothing was imported"
+        } else {
+            ""
+        }
+    );
+    for p in s.problems.iter().take(SHOWN) {
+        eprintln!("  {}", one_line(&p.to_string()));
+    }
+    let shown = s.problems.len().min(SHOWN) as u64;
+    if s.rejected > shown {
+        eprintln!("  ... and {} more", s.rejected - shown);
+    }
+    for (file, rejected) in unrecognised {
+        eprintln!(
+            "relops: {}: nothing in it is OTLP/JSON trace data ({rejected} rejected)",
+            one_line(file)
+        );
     }
 }
 
@@ -68,10 +126,4 @@ fn print_summary(s: &ImportSummary) {
         "imported {} spans ({} new traces), updated {}, skipped {} unchanged, rejected {}",
         s.counts.inserted, s.counts.new_traces, s.counts.updated, s.counts.unchanged, s.rejected
     );
-    for p in &s.problems {
-        println!("  rejected: {p}");
-    }
-    if s.rejected as usize > s.problems.len() {
-        println!("  ... and {} more", s.rejected as usize - s.problems.len());
-    }
 }

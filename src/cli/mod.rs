@@ -145,7 +145,7 @@ fn run(cli: Cli) -> Result<u8> {
     let done = |r: Result<()>| r.map(|()| 0);
     match cli.command {
         None | Some(Command::Tui) => done(crate::tui::run(open()?)),
-        Some(Command::Import(args)) => done(import::run(&open()?, &args)),
+        Some(Command::Import(args)) => import::run(&open()?, &args),
         Some(Command::Collect(args)) => done(collect::run(&open()?, &args)),
         Some(Command::Versions(args)) => done(inspect::versions(&open()?, &args)),
         Some(Command::Traces(args)) => done(inspect::traces(&open()?, &args)),

@@ -12,6 +12,10 @@
 //! - so does a candidate median latency or mean cost above the baseline's by more than
 //!   `[gate] latency_ratio` / `cost_ratio`;
 //! - an empty suite holds (no evidence is not a pass);
+//! - a case that could not run on either version (no answer came back: target down,
+//!   timeout, HTTP error) holds too, but says nothing of the candidate: when nothing
+//!   else holds, the verdict is "could not run" (`relops gate` exits 2, not 1), and the
+//!   pass-rate rule compares only cases that got an answer on both versions;
 //! - otherwise the candidate ships. Cases that could not run are listed as risks: an
 //!   error is never a pass.
 
@@ -21,4 +25,4 @@ pub mod run;
 pub mod store;
 pub mod verdict;
 
-pub use verdict::{Attempt, CaseRun, Decision, Outcome, Standing, Verdict, decide};
+pub use verdict::{Attempt, CaseRun, Cause, Decision, Outcome, Standing, Verdict, decide};

@@ -39,13 +39,22 @@ fn decision_word(d: Decision) -> &'static str {
     }
 }
 
+/// The headline's verdict: a hold that says nothing of the candidate says so.
+fn headline(v: &Verdict) -> String {
+    if v.could_not_run {
+        format!("{} (the cases could not run)", decision_word(v.decision))
+    } else {
+        decision_word(v.decision).to_string()
+    }
+}
+
 fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
 pub fn markdown(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
     let mut md = String::new();
-    let decision = decision_word(v.decision);
+    let decision = headline(v);
     let fp = |f: &Option<String>| f.as_deref().map_or(String::new(), |f| format!(" ({f})"));
     let _ = writeln!(
         md,
@@ -64,6 +73,14 @@ pub fn markdown(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
         let _ = writeln!(md, "Every rule passed.\n");
     } else {
         let _ = writeln!(md, "## Why\n");
+        if v.could_not_run {
+            let _ = writeln!(
+                md,
+                "Nothing here says the candidate is bad: no answer came back for some \
+                 cases, so the gate cannot judge it (exit 2). Bring the target back and \
+                 run the gate again.\n"
+            );
+        }
         for r in &v.reasons {
             let _ = writeln!(md, "- {r}");
         }
@@ -233,7 +250,7 @@ fn cell(attempts: &[super::verdict::Attempt]) -> String {
                     .map_or("", String::as_str)
                     .replace('|', "\\|")
             ),
-            Outcome::Error { error } => format!("ERROR: {}", error.replace('|', "\\|")),
+            Outcome::Error { error, .. } => format!("ERROR: {}", error.replace('|', "\\|")),
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -265,9 +282,10 @@ pub fn junit(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
             "gate {} vs {}: {}",
             versions.candidate,
             versions.baseline.as_deref().unwrap_or("none"),
-            match v.decision {
-                Decision::Ship => "ship",
-                Decision::Hold => "hold",
+            match (v.decision, v.could_not_run) {
+                (Decision::Ship, _) => "ship",
+                (Decision::Hold, false) => "hold",
+                (Decision::Hold, true) => "hold (the cases could not run)",
             }
         )),
         runs.len()
@@ -297,6 +315,9 @@ pub fn junit(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
             .to_string(),
         ));
     }
+    if v.could_not_run {
+        props.push(("could_not_run", "true".into()));
+    }
     props.extend(v.reasons.iter().map(|r| ("reason", r.clone())));
     x.push_str("    <properties>\n");
     for (name, value) in props {
@@ -317,7 +338,7 @@ pub fn junit(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
             xml(&r.title)
         );
         let error = r.candidate.iter().find_map(|a| match &a.outcome {
-            Outcome::Error { error } => Some(error.clone()),
+            Outcome::Error { error, .. } => Some(error.clone()),
             _ => None,
         });
         let failed: Vec<String> = r
@@ -391,6 +412,7 @@ mod tests {
     fn every_section_matches_its_golden_file() {
         let down = Outcome::Error {
             error: "HTTP 503: upstream down (after 3 attempts)".into(),
+            cause: crate::gate::Cause::Unreached,
         };
         let runs = vec![
             CaseRun {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
-use super::verdict::{Attempt, CaseRun, Outcome};
+use super::verdict::{Attempt, CaseRun, Cause, Outcome};
 use crate::cases::{Loaded, live};
 use crate::config::Config;
 use crate::replay::Replayer;
@@ -82,6 +82,17 @@ pub struct Ran {
     pub replays: Vec<CaseReplay>,
 }
 
+/// Whether a record that did not pass the answer check got an answer at all: the
+/// replay records a latency only once a 2xx answer came back (the round trip, or the
+/// workflow's own figure), so an error without one came before any answer.
+fn cause(record: &NewReplay) -> Cause {
+    if record.error.is_some() && record.latency_ms.is_none() {
+        Cause::Unreached
+    } else {
+        Cause::Answer
+    }
+}
+
 /// Runs every case `repeat` times on the candidate and (if given) the baseline.
 /// `on_progress` hears of every call as it ends (from the task driving the run: keep
 /// it quick, e.g. a channel send).
@@ -130,7 +141,10 @@ pub async fn run(
                 },
             };
             let outcome = match live::observed(config, &record) {
-                Err(e) => Outcome::Error { error: e },
+                Err(error) => Outcome::Error {
+                    error,
+                    cause: cause(&record),
+                },
                 Ok(o) => {
                     let failed: Vec<String> = live::evaluate(&l.case, &o)
                         .into_iter()
@@ -154,7 +168,7 @@ pub async fn run(
             let (status, error) = match &attempt_result.outcome {
                 Outcome::Pass => (Status::Pass, None),
                 Outcome::Fail { .. } => (Status::Fail, None),
-                Outcome::Error { error } => (Status::Error, Some(error.clone())),
+                Outcome::Error { error, .. } => (Status::Error, Some(error.clone())),
             };
             on_progress(Progress {
                 done: done.fetch_add(1, Ordering::Relaxed) + 1,

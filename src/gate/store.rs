@@ -363,6 +363,7 @@ pub fn show(conn: &Connection, id: i64) -> rusqlite::Result<Option<RunDetail>> {
         let mut attempt: Attempt = serde_json::from_str(&details).unwrap_or(Attempt {
             outcome: Outcome::Error {
                 error: format!("unreadable stored result: {details}"),
+                cause: super::verdict::Cause::Unreached,
             },
             latency_ms: None,
             cost_usd: None,
@@ -463,6 +464,7 @@ mod tests {
                 must_pass: false,
                 candidate: vec![attempt(Outcome::Error {
                     error: "HTTP 503".into(),
+                    cause: crate::gate::Cause::Unreached,
                 })],
                 baseline: vec![attempt(Outcome::Pass)],
             },

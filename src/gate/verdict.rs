@@ -17,7 +17,38 @@ pub enum Outcome {
     /// The case could not run (target down, timeout, bad response): never a pass.
     Error {
         error: String,
+        /// Whether an answer came back at all: what tells "the candidate is bad" from
+        /// "the target is down" (stored runs without it read as unreached).
+        #[serde(default)]
+        cause: Cause,
     },
+}
+
+/// Why an attempt could not run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cause {
+    /// No answer came back: the target could not be reached, timed out, answered with an
+    /// HTTP error after its retries, or cannot run this version. Says nothing of the
+    /// candidate: the gate cannot judge it (exit 2).
+    #[default]
+    Unreached,
+    /// The workflow answered, but with an error (a failed root span) or with an answer
+    /// the target's response pointers cannot read: the version's doing, not passing.
+    Answer,
+}
+
+impl Outcome {
+    /// An error with no answer behind it.
+    pub fn unreached(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Error {
+                cause: Cause::Unreached,
+                ..
+            }
+        )
+    }
 }
 
 /// One attempt: its outcome and what it cost.
@@ -133,6 +164,22 @@ pub struct Verdict {
     pub cost_usd: Delta,
     /// What the decision could not see: cases that errored, missing numbers.
     pub risks: Vec<String>,
+    /// The hold says nothing of the candidate: no rule found against it, but some case
+    /// could not run on some version (no answer came back), so it cannot ship either.
+    /// `relops gate` exits 2 then, 1 on a real hold.
+    #[serde(default)]
+    pub could_not_run: bool,
+}
+
+impl Verdict {
+    /// 0 ship, 1 hold, 2 the cases could not run.
+    pub fn exit_code(&self) -> u8 {
+        match self.decision {
+            Decision::Ship => 0,
+            Decision::Hold if self.could_not_run => 2,
+            Decision::Hold => 1,
+        }
+    }
 }
 
 fn tally(runs: &[CaseRun], side: impl Fn(&CaseRun) -> &[Attempt]) -> Tally {
@@ -185,22 +232,29 @@ fn flaky(attempts: &[Attempt]) -> bool {
 
 /// Decides. `has_baseline` is false when the gate ran the candidate alone (no pass-rate
 /// or delta rules then).
+///
+/// Two kinds of reason hold a release: evidence against the candidate (a must-pass case
+/// fails or answers with an error, the pass rate drops, latency or cost over budget, an
+/// empty suite), and cases that could not run (no answer came back). When only the
+/// second kind is there the verdict is `could_not_run`: a hold that says nothing of the
+/// candidate. The pass-rate rule compares only cases that got an answer on both sides,
+/// so a target that is down for some calls cannot pose as a regression.
 pub fn decide(runs: &[CaseRun], has_baseline: bool, budgets: &Budgets) -> Verdict {
     let candidate = tally(runs, |r| &r.candidate);
     let baseline = has_baseline.then(|| tally(runs, |r| &r.baseline));
-    let mut reasons = Vec::new();
+    let mut evidence = Vec::new();
     let mut risks = Vec::new();
     let (mut regressions, mut fixes, mut flakes) = (Vec::new(), Vec::new(), Vec::new());
 
     if runs.is_empty() {
-        reasons.push("the suite has no cases: nothing shows the candidate is safe".into());
+        evidence.push("the suite has no cases: nothing shows the candidate is safe".into());
     }
     for r in runs {
         let (c, b) = (Standing::of(&r.candidate), Standing::of(&r.baseline));
         if r.must_pass {
             match c {
                 Standing::Pass => {}
-                Standing::Fail => reasons.push(format!(
+                Standing::Fail => evidence.push(format!(
                     "must-pass case {} \"{}\" fails on the candidate{}",
                     r.id,
                     r.title,
@@ -208,21 +262,23 @@ pub fn decide(runs: &[CaseRun], has_baseline: bool, budgets: &Budgets) -> Verdic
                         .map(|x| format!(": {x}"))
                         .unwrap_or_default()
                 )),
-                Standing::Error | Standing::Absent => reasons.push(format!(
-                    "must-pass case {} \"{}\" could not run on the candidate{}",
+                Standing::Error if answered_with_error(&r.candidate) => evidence.push(format!(
+                    "must-pass case {} \"{}\" answers with an error on the candidate{}",
                     r.id,
                     r.title,
-                    first_error(&r.candidate)
+                    first_error(&r.candidate, Cause::Answer)
                         .map(|x| format!(": {x}"))
                         .unwrap_or_default()
                 )),
+                // Could not run: said below, with the other cases that did not.
+                Standing::Error | Standing::Absent => {}
             }
         }
         if c == Standing::Error {
             risks.push(format!(
                 "case {} could not run on the candidate: {}",
                 r.id,
-                first_error(&r.candidate).unwrap_or_default()
+                any_error(&r.candidate).unwrap_or_default()
             ));
         }
         if has_baseline {
@@ -230,7 +286,7 @@ pub fn decide(runs: &[CaseRun], has_baseline: bool, budgets: &Budgets) -> Verdic
                 risks.push(format!(
                     "case {} could not run on the baseline: {}",
                     r.id,
-                    first_error(&r.baseline).unwrap_or_default()
+                    any_error(&r.baseline).unwrap_or_default()
                 ));
             }
             if b == Standing::Pass && matches!(c, Standing::Fail | Standing::Error) {
@@ -244,6 +300,7 @@ pub fn decide(runs: &[CaseRun], has_baseline: bool, budgets: &Budgets) -> Verdic
             flakes.push(r.id.clone());
         }
     }
+    let unrun = not_run(runs, has_baseline, budgets.pass_rate_margin);
 
     let latency_ms = Delta::new(
         median(numbers(runs, candidate_side, |a| a.latency_ms)),
@@ -258,24 +315,14 @@ pub fn decide(runs: &[CaseRun], has_baseline: bool, budgets: &Budgets) -> Verdic
             .flatten(),
     );
 
-    if let Some(b) = &baseline {
-        let drop = b.pass_rate - candidate.pass_rate;
-        if drop > budgets.pass_rate_margin + 1e-12 {
-            reasons.push(format!(
-                "pass rate {:.1}% on the candidate vs {:.1}% on the baseline: down {:.1} points, \
-                 more than the {:.1} allowed",
-                candidate.pass_rate * 100.0,
-                b.pass_rate * 100.0,
-                drop * 100.0,
-                budgets.pass_rate_margin * 100.0
-            ));
-        }
+    if has_baseline {
+        evidence.extend(pass_rate_drop(runs, budgets.pass_rate_margin));
         for (name, d, budget) in [
             ("median latency", &latency_ms, budgets.latency_ratio),
             ("mean cost", &cost_usd, budgets.cost_ratio),
         ] {
             match d.ratio {
-                Some(r) if r > budget => reasons.push(format!(
+                Some(r) if r > budget => evidence.push(format!(
                     "{name} ×{r:.2} of the baseline's, over the ×{budget:.2} budget"
                 )),
                 Some(_) => {}
@@ -284,6 +331,9 @@ pub fn decide(runs: &[CaseRun], has_baseline: bool, budgets: &Budgets) -> Verdic
         }
     }
 
+    let could_not_run = evidence.is_empty() && !unrun.is_empty();
+    let mut reasons = evidence;
+    reasons.extend(unrun);
     Verdict {
         decision: if reasons.is_empty() {
             Decision::Ship
@@ -301,7 +351,144 @@ pub fn decide(runs: &[CaseRun], has_baseline: bool, budgets: &Budgets) -> Verdic
         latency_ms,
         cost_usd,
         risks,
+        could_not_run,
     }
+}
+
+/// Some attempt got an answer that was an error (the version's doing).
+fn answered_with_error(attempts: &[Attempt]) -> bool {
+    attempts.iter().any(|a| {
+        matches!(
+            a.outcome,
+            Outcome::Error {
+                cause: Cause::Answer,
+                ..
+            }
+        )
+    })
+}
+
+/// Some attempt got no answer at all.
+fn unreached(attempts: &[Attempt]) -> bool {
+    attempts.iter().any(|a| a.outcome.unreached())
+}
+
+/// The cases that could not run, as reasons, when they keep the gate from judging:
+/// (a) a must-pass case got no answer on the candidate (named one by one); (b) no case
+/// got an answer on a version; (c) the cases without an answer could change the
+/// pass-rate rule: counted as failing on the candidate and passing on the baseline, the
+/// drop would exceed the margin. Fewer are risks only (see [`decide`]).
+fn not_run(runs: &[CaseRun], has_baseline: bool, margin: f64) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in runs.iter().filter(|r| r.must_pass) {
+        let absent = r.candidate.is_empty();
+        if (absent || unreached(&r.candidate)) && !answered_with_error(&r.candidate) {
+            out.push(format!(
+                "must-pass case {} \"{}\" could not run on the candidate{}",
+                r.id,
+                r.title,
+                first_error(&r.candidate, Cause::Unreached)
+                    .map(|x| format!(": {x}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    let sides: &[(&str, fn(&CaseRun) -> &[Attempt])] = if has_baseline {
+        &[("candidate", candidate_side), ("baseline", baseline_side)]
+    } else {
+        &[("candidate", candidate_side)]
+    };
+    let mut too_many = false;
+    for &(version, side) in sides {
+        let down: Vec<&CaseRun> = runs.iter().filter(|&r| unreached(side(r))).collect();
+        let Some(&first) = down.first() else { continue };
+        let error = first_error(side(first), Cause::Unreached).unwrap_or_default();
+        if down.len() == runs.len() {
+            out.push(format!(
+                "no case could run on the {version} ({} of {}): {error}",
+                down.len(),
+                runs.len()
+            ));
+        } else {
+            too_many = true;
+        }
+    }
+    if too_many && has_baseline && out.is_empty() {
+        out.extend(worst_case_drop(runs, margin));
+    }
+    out
+}
+
+/// Rule (c) of [`not_run`]: the pass-rate drop with every case that got no answer
+/// counted against the candidate, when that exceeds the margin.
+fn worst_case_drop(runs: &[CaseRun], margin: f64) -> Option<String> {
+    let passes = |side: fn(&CaseRun) -> &[Attempt], down_passes: bool| {
+        runs.iter()
+            .filter(|&r| match unreached(side(r)) {
+                true => down_passes,
+                false => Standing::of(side(r)) == Standing::Pass,
+            })
+            .count()
+    };
+    let n = runs.len() as f64;
+    let drop = (passes(baseline_side, true) as f64 - passes(candidate_side, false) as f64) / n;
+    let count =
+        |side: fn(&CaseRun) -> &[Attempt]| runs.iter().filter(|&r| unreached(side(r))).count();
+    (drop > margin + 1e-12).then(|| {
+        let first = runs
+            .iter()
+            .find_map(|r| first_error(&r.candidate, Cause::Unreached))
+            .or_else(|| {
+                runs.iter()
+                    .find_map(|r| first_error(&r.baseline, Cause::Unreached))
+            })
+            .unwrap_or_default();
+        format!(
+            "{} case(s) could not run on the candidate and {} on the baseline: too many for \
+             the pass-rate rule (counted against the candidate, down {:.1} points, more than \
+             the {:.1} allowed): {first}",
+            count(candidate_side),
+            count(baseline_side),
+            drop * 100.0,
+            margin * 100.0
+        )
+    })
+}
+
+/// The pass-rate rule, over the cases that got an answer on both versions (an answer
+/// that is an error counts as not passing).
+fn pass_rate_drop(runs: &[CaseRun], margin: f64) -> Option<String> {
+    let compared: Vec<&CaseRun> = runs
+        .iter()
+        .filter(|r| !unreached(&r.candidate) && !unreached(&r.baseline))
+        .collect();
+    if compared.is_empty() {
+        return None;
+    }
+    let rate = |side: fn(&CaseRun) -> &[Attempt]| {
+        let pass = compared
+            .iter()
+            .filter(|&&r| Standing::of(side(r)) == Standing::Pass)
+            .count();
+        pass as f64 / compared.len() as f64
+    };
+    let (c, b) = (rate(candidate_side), rate(baseline_side));
+    let drop = b - c;
+    (drop > margin + 1e-12).then(|| {
+        let over = if compared.len() < runs.len() {
+            format!(" (over the {} cases that ran on both)", compared.len())
+        } else {
+            String::new()
+        };
+        format!(
+            "pass rate {:.1}% on the candidate vs {:.1}% on the baseline{over}: down {:.1} \
+             points, more than the {:.1} allowed",
+            c * 100.0,
+            b * 100.0,
+            drop * 100.0,
+            margin * 100.0
+        )
+    })
 }
 
 fn candidate_side(r: &CaseRun) -> &[Attempt] {
@@ -330,9 +517,18 @@ fn first_reason(attempts: &[Attempt]) -> Option<String> {
     })
 }
 
-fn first_error(attempts: &[Attempt]) -> Option<String> {
+/// The first error of that cause.
+fn first_error(attempts: &[Attempt], want: Cause) -> Option<String> {
     attempts.iter().find_map(|a| match &a.outcome {
-        Outcome::Error { error } => Some(error.clone()),
+        Outcome::Error { error, cause } if *cause == want => Some(error.clone()),
+        _ => None,
+    })
+}
+
+/// The first error of any cause.
+fn any_error(attempts: &[Attempt]) -> Option<String> {
+    attempts.iter().find_map(|a| match &a.outcome {
+        Outcome::Error { error, .. } => Some(error.clone()),
         _ => None,
     })
 }

@@ -136,20 +136,22 @@ fn read_lines(
     let mut f = std::fs::File::open(file).map_err(io)?;
     f.seek(SeekFrom::Start(at.offset)).map_err(io)?;
     let mut reader = BufReader::new(f.take(budget.max(1 << 20) * 2));
-    let (mut chunk, mut line) = (Vec::new(), String::new());
+    // Bytes, not text: a line that is not UTF-8 is the parser's to reject with its
+    // place; as an I/O error it would stop the follower at that offset for good.
+    let (mut chunk, mut line) = (Vec::new(), Vec::new());
     let (mut offset, mut lines) = (at.offset, at.line);
     let mut more = false;
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).map_err(io)?;
-        if n == 0 || !line.ends_with('\n') {
+        let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+        if n == 0 || !line.ends_with(b"\n") {
             break; // end of file, or a line still being written
         }
         if offset - at.offset >= budget {
             more = true;
             break;
         }
-        chunk.extend_from_slice(line.as_bytes());
+        chunk.extend_from_slice(&line);
         offset += n as u64;
         lines += 1;
     }
@@ -278,6 +280,30 @@ mod tests {
         assert_eq!(spans(&page), 2);
         assert_eq!(page.rejected.len(), 1);
         assert!(page.rejected[0].contains("t.json:2"), "{:?}", page.rejected);
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_rejected_with_its_place_and_the_follower_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let mut bytes = line('a', '1').into_bytes();
+        bytes.extend_from_slice(b"{\"resourceSpans\":[\xc3\x28]}\n");
+        bytes.extend_from_slice(line('c', '3').as_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let src = follow(&path);
+        let page = src.pull_blocking(None, &cx()).unwrap();
+        assert_eq!(spans(&page), 2, "the lines on both sides of it");
+        assert_eq!(page.rejected.len(), 1, "{:?}", page.rejected);
+        let place = format!("{}:2: not UTF-8 text", path.display());
+        assert!(page.rejected[0].starts_with(&place), "{:?}", page.rejected);
+        // Past it for good: the next pull reads what is appended, not the bad line again.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(line('d', '4').as_bytes()).unwrap();
+        let next = src.pull_blocking(Some(&page.cursor), &cx()).unwrap();
+        assert_eq!((spans(&next), next.rejected.len()), (1, 0));
     }
 
     #[test]

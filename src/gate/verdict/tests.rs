@@ -27,7 +27,10 @@ fn fail(why: &str) -> Attempt {
 
 fn error(why: &str) -> Attempt {
     Attempt {
-        outcome: Outcome::Error { error: why.into() },
+        outcome: Outcome::Error {
+            error: why.into(),
+            cause: Cause::Unreached,
+        },
         latency_ms: None,
         cost_usd: None,
         replay_id: None,
@@ -85,6 +88,11 @@ fn an_error_is_never_a_pass() {
     let v = decide(&runs, true, &budgets());
     assert_eq!(v.decision, Decision::Hold);
     assert!(v.reasons[0].contains("could not run on the candidate: timed out"));
+    assert!(
+        v.could_not_run,
+        "nothing else holds: the gate could not judge"
+    );
+    assert_eq!(v.exit_code(), 2);
     assert_eq!(v.candidate.error, 1);
     assert_eq!(v.candidate.pass, 19);
     // A broad case that errors once in three attempts is an error, and a risk.
@@ -100,6 +108,119 @@ fn an_error_is_never_a_pass() {
     assert_eq!(v.regressions, ["c10"]);
     // One error in twenty is within the 5-point margin: ships, with the risk listed.
     assert_eq!(v.decision, Decision::Ship);
+    assert_eq!(v.exit_code(), 0);
+}
+
+fn answer_error(why: &str) -> Attempt {
+    Attempt {
+        outcome: Outcome::Error {
+            error: why.into(),
+            cause: Cause::Answer,
+        },
+        latency_ms: Some(90.0),
+        cost_usd: None,
+        replay_id: None,
+    }
+}
+
+#[test]
+fn a_target_that_is_down_is_not_a_bad_candidate() {
+    let down = "cannot reach http://127.0.0.1:9/run/v3: connection refused (after 3 attempts)";
+    let mut runs = healthy();
+    for r in &mut runs {
+        r.candidate = vec![error(down)];
+    }
+    let v = decide(&runs, true, &budgets());
+    assert_eq!(
+        (v.decision, v.could_not_run, v.exit_code()),
+        (Decision::Hold, true, 2)
+    );
+    // Each must-pass case by name, then the whole side; no pass-rate "regression".
+    assert_eq!(v.reasons.len(), 4, "{:#?}", v.reasons);
+    assert!(
+        v.reasons[..3]
+            .iter()
+            .all(|r| r.contains("could not run on the candidate"))
+    );
+    assert_eq!(
+        v.reasons[3],
+        format!("no case could run on the candidate (20 of 20): {down}")
+    );
+    assert!(!v.reasons.iter().any(|r| r.starts_with("pass rate")));
+    // The baseline down alone: the candidate's numbers cannot be compared.
+    let mut runs = healthy();
+    for r in &mut runs {
+        r.baseline = vec![error("HTTP 503: upstream down (after 3 attempts)")];
+    }
+    let v = decide(&runs, true, &budgets());
+    assert_eq!(v.exit_code(), 2, "{:#?}", v.reasons);
+    assert!(v.reasons[0].starts_with("no case could run on the baseline (20 of 20)"));
+}
+
+#[test]
+fn evidence_against_the_candidate_is_a_real_hold_even_with_the_target_flaky() {
+    let mut runs = healthy();
+    runs[0].candidate = vec![fail("the workflow refused")];
+    runs[1].candidate = vec![error("timed out after 30000 ms")];
+    let v = decide(&runs, true, &budgets());
+    assert_eq!((v.could_not_run, v.exit_code()), (false, 1));
+    assert!(v.reasons[0].contains("c00") && v.reasons[0].contains("fails"));
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.contains("c01") && r.contains("could not run"))
+    );
+}
+
+#[test]
+fn an_answer_that_is_an_error_is_the_candidates_doing() {
+    let mut runs = healthy();
+    runs[2].candidate = vec![answer_error("the workflow reported an error: tool crashed")];
+    let v = decide(&runs, true, &budgets());
+    assert_eq!((v.could_not_run, v.exit_code()), (false, 1));
+    assert_eq!(
+        v.reasons,
+        [
+            "must-pass case c02 \"case c02\" answers with an error on the candidate: the \
+          workflow reported an error: tool crashed"
+        ]
+    );
+    // In the pass rate it counts as not passing: two broad ones hold.
+    let mut runs = healthy();
+    runs[10].candidate = vec![answer_error("response has no output at \"/output\"")];
+    runs[11].candidate = vec![answer_error("response has no output at \"/output\"")];
+    let v = decide(&runs, true, &budgets());
+    assert_eq!(v.exit_code(), 1);
+    assert!(v.reasons[0].contains("down 10.0 points"), "{:?}", v.reasons);
+}
+
+#[test]
+fn the_pass_rate_rule_compares_only_cases_that_ran_on_both() {
+    // Four broad cases unreached on the candidate: the other sixteen all pass, so no
+    // drop among them; counted against the candidate they would be 20 points: no verdict.
+    let mut runs = healthy();
+    for r in &mut runs[10..14] {
+        r.candidate = vec![error("HTTP 502: bad gateway (after 3 attempts)")];
+    }
+    let v = decide(&runs, true, &budgets());
+    assert_eq!(v.exit_code(), 2, "{:#?}", v.reasons);
+    assert_eq!(v.reasons.len(), 1);
+    assert!(
+        v.reasons[0].starts_with("4 case(s) could not run on the candidate and 0 on the baseline")
+            && v.reasons[0].contains("down 20.0 points"),
+        "{}",
+        v.reasons[0]
+    );
+    // A real drop among the cases that ran holds for itself, and says over how many.
+    runs[15].candidate = vec![fail("x")];
+    runs[16].candidate = vec![fail("y")];
+    let v = decide(&runs, true, &budgets());
+    assert_eq!(v.exit_code(), 1, "{:#?}", v.reasons);
+    assert!(
+        v.reasons[0].contains("(over the 16 cases that ran on both): down 12.5 points"),
+        "{}",
+        v.reasons[0]
+    );
 }
 
 #[test]

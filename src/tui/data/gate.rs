@@ -62,7 +62,7 @@ pub fn reasons(attempts: &[Attempt]) -> Vec<String> {
         let new: Vec<String> = match &a.outcome {
             Outcome::Pass => Vec::new(),
             Outcome::Fail { reasons } => reasons.clone(),
-            Outcome::Error { error } => vec![format!("error: {error}")],
+            Outcome::Error { error, .. } => vec![format!("error: {error}")],
         };
         for r in new {
             if !out.contains(&r) {
