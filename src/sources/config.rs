@@ -71,7 +71,9 @@ pub struct SourceConfig {
     /// Per request, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Extra attempts after a timeout, a connection error, a 5xx or a 429.
+    /// Extra attempts after a timeout, a connection error, a 5xx or a 429; also how
+    /// often a page whose answer is unreadable, stale or misdirected, or repeats a
+    /// cursor, is asked for again within one run.
     #[serde(default = "default_retries")]
     pub retries: u32,
     /// First retry delay in milliseconds, doubled per attempt, with jitter; a

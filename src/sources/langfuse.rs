@@ -23,7 +23,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::otlp_span::{self, SpanParts, flatten_into, hex_id};
-use super::window::{Pass, Window, nanos};
+use super::window::{Pass, RepeatGuard, Window, nanos};
 use super::{BoxFuture, Fetcher, Page, PullContext, PullError, Records, Source, SourceConfig};
 use crate::ingest::{Resource, SpanRecord};
 use crate::otlp::Attributes;
@@ -51,6 +51,7 @@ pub struct Langfuse {
     base: String,
     api: Api,
     resource: Arc<Resource>,
+    repeats: RepeatGuard,
 }
 
 /// `ObservationsV2Response`.
@@ -222,6 +223,7 @@ impl Langfuse {
             base,
             api,
             resource: otlp_span::resource(&[("relops.source", &config.name)]),
+            repeats: RepeatGuard::default(),
         })
     }
 
@@ -244,7 +246,13 @@ impl Langfuse {
             Api::V2 => self.observations_v2(&pass, cx).await?,
             Api::V1 => self.traces_v1(&pass, cx).await?,
         };
-        let (cursor, more) = pass.advance(next, &self.config);
+        // v1 lists traces by their timestamp; their observations may start earlier, so
+        // only v2's pages are checked against the window.
+        let checked = match self.api {
+            Api::V2 => Some(pass.check(&spans, next.is_none(), &self.repeats)?),
+            Api::V1 => None,
+        };
+        let (cursor, more) = pass.advance(next, checked.as_ref(), &self.config);
         Ok(Page {
             records: Records::Spans(spans),
             rejected,

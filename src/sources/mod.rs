@@ -72,8 +72,8 @@ pub enum PullError {
     /// act.
     #[error("{0}")]
     Refused(String),
-    /// The source handed back a cursor it had handed out before.
-    #[error("the source repeats its cursor ({0}): stopped to avoid a loop")]
+    /// The source handed back a cursor it had handed out before (the text says so).
+    #[error("{0}")]
     Looping(String),
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::otlp_span::{self, SpanParts};
-use super::window::{Pass, Window, nanos};
+use super::window::{Pass, RepeatGuard, Window, nanos};
 use super::{BoxFuture, Fetcher, Page, PullContext, PullError, Records, Source, SourceConfig};
 use crate::ingest::Resource;
 
@@ -17,6 +17,7 @@ pub struct Phoenix {
     fetch: Fetcher,
     spans_url: String,
     resource: Arc<Resource>,
+    repeats: RepeatGuard,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +76,7 @@ impl Phoenix {
             fetch: Fetcher::new(config)?,
             spans_url: format!("{base}/v1/projects/{project}/spans"),
             resource: otlp_span::resource(&[("relops.source", &config.name)]),
+            repeats: RepeatGuard::default(),
         })
     }
 
@@ -98,7 +100,8 @@ impl Phoenix {
         let next = page
             .next_cursor
             .filter(|c| !c.is_empty() && !page.data.is_empty());
-        let (cursor, more) = pass.advance(next, &self.config);
+        let checked = pass.check(&spans, next.is_none(), &self.repeats)?;
+        let (cursor, more) = pass.advance(next, Some(&checked), &self.config);
         Ok(Page {
             records: Records::Spans(spans),
             rejected,

@@ -358,6 +358,56 @@ fn answer<D: serde::de::DeserializeOwned>(
     Ok((data, e.warnings))
 }
 
+/// The label a pulled query's answer carries to name the signal it was asked for.
+const TAG: &str = "relops_signal";
+
+/// `query` tagged with `signal`: every series of its answer gets `relops_signal`.
+fn tagged(query: &str, signal: &str) -> String {
+    let value = serde_json::to_string(signal).expect("a string serialises");
+    format!("label_replace(({query}), \"{TAG}\", {value}, \"\", \"\")")
+}
+
+/// Checks that `data` answers chunk `c`: tagged with its signal when `tag` is set
+/// (the tag is then taken off: stored labels are the query's own), never tagged for
+/// another signal, and every point on the asked range's step grid.
+fn answers(data: &mut Data, c: &Chunk, step: i64, tag: Option<&str>) -> Result<(), PullError> {
+    let misdirected = |what: String| {
+        PullError::Malformed(format!(
+            "signal {}: the answer does not match the query asked ({what}): a repeated or \
+             misdirected response; nothing from it was stored",
+            c.signal
+        ))
+    };
+    let Data::Matrix(series) = data else {
+        return match (data, tag) {
+            (Data::Vector(_) | Data::Scalar(_), _) => Err(misdirected(
+                "an instant result to a range query".into(),
+            )),
+            _ => Ok(()),
+        };
+    };
+    for s in series.iter_mut() {
+        let found = s.metric.remove(TAG);
+        if found.as_deref() != tag {
+            return Err(misdirected(match found {
+                Some(other) => format!("its series are tagged for signal {other}"),
+                None => format!("its series lack the `{TAG}` label"),
+            }));
+        }
+        let off_grid = s.values.iter().map(|(ts, _)| *ts).find(|&ts| {
+            let t = ts.round() as i64;
+            t < c.start || t > c.end || (t - c.start) % step != 0 || ts.fract() != 0.0
+        });
+        if let Some(ts) = off_grid {
+            return Err(misdirected(format!(
+                "a point at {ts} outside {}..{} by {step} s",
+                c.start, c.end
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Prometheus {
     pub fn new(config: &SourceConfig) -> Result<Self, String> {
         let base = config
@@ -404,7 +454,9 @@ impl Prometheus {
             PullError::Unavailable(m) => PullError::Unavailable(format!("signal {signal}: {m}")),
             e => e,
         })?;
-        let (data, warnings) = answer(Some(signal), &params[0].1, &url, response)?;
+        let asked = &params[0].1;
+        let query = self.config.signals.get(signal).unwrap_or(asked);
+        let (data, warnings) = answer(Some(signal), query, &url, response)?;
         Ok(Answer { data, warnings })
     }
 
@@ -414,14 +466,7 @@ impl Prometheus {
         let mut samples = Vec::new();
         let mut rejected = Vec::new();
         for c in &chunks {
-            let query = &self.config.signals[&c.signal];
-            let params = [
-                ("query", query.clone()),
-                ("start", c.start.to_string()),
-                ("end", c.end.to_string()),
-                ("step", span.step.to_string()),
-            ];
-            let answer = self.ask(&c.signal, "query_range", &params).await?;
+            let answer = self.range(c, span.step).await?;
             let read = read_result(&c.signal, answer.data, self.config.version_label.as_deref())?;
             samples.extend(read.samples);
             rejected.extend(read.notes);
@@ -441,6 +486,37 @@ impl Prometheus {
             high_water_ns: (!more).then_some(until.saturating_mul(NS)),
             more,
         })
+    }
+
+    /// One chunk's range query, checked against what was asked: the query is sent
+    /// tagged with its signal ([`tagged`]) and the answer must carry that tag and only
+    /// points of the asked range, so a response repeated or misdirected by a proxy is
+    /// refused (and asked for again) instead of stored under the wrong signal. A query
+    /// Prometheus refuses tagged (a scalar or a string, or bad PromQL) is asked as
+    /// written: its error then names the positions the operator wrote.
+    async fn range(&self, c: &Chunk, step: i64) -> Result<Answer, PullError> {
+        let query = &self.config.signals[&c.signal];
+        let params = |q: String| {
+            [
+                ("query", q),
+                ("start", c.start.to_string()),
+                ("end", c.end.to_string()),
+                ("step", step.to_string()),
+            ]
+        };
+        let (mut answer, tag) = match self
+            .ask(&c.signal, "query_range", &params(tagged(query, &c.signal)))
+            .await
+        {
+            Ok(a) => (a, Some(c.signal.as_str())),
+            Err(PullError::Refused(_)) => {
+                let a = self.ask(&c.signal, "query_range", &params(query.clone())).await?;
+                (a, None)
+            }
+            Err(e) => return Err(e),
+        };
+        answers(&mut answer.data, c, step, tag)?;
+        Ok(answer)
     }
 
     /// Prometheus' version, if it tells.

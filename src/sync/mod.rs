@@ -3,7 +3,9 @@
 //! Each source runs as its own task, so one failing source never stops the others.
 //! A page's records and the cursor after it commit together (see [`committer`]); a
 //! failed pull records its error and leaves the cursor where it was, so the same page
-//! is asked for again; a cursor handed out twice in one pass stops the source.
+//! is asked for again. Within a run, a page whose answer is unreadable, does not answer
+//! the query or repeats a cursor of the pass is asked for again a few times before the
+//! source stops (see [`Engine::pull_again`]).
 
 mod committer;
 mod receiver;
@@ -35,6 +37,15 @@ pub enum Event {
     },
     /// The source has nothing more for now.
     CaughtUp { source: String },
+    /// A page's answer was faulty; it is asked for again after `retry_in`.
+    Retrying {
+        source: String,
+        error: String,
+        /// The ask coming up (2 for the first ask again) and the most there will be.
+        ask: u32,
+        of: u32,
+        retry_in: Duration,
+    },
     /// A pull failed; `retry_in` when the engine will try again.
     Failed {
         source: String,
@@ -56,6 +67,18 @@ impl std::fmt::Display for Event {
                 "{source}: +{records} records ({rows} new or changed, {rejected} rejected)"
             ),
             Event::CaughtUp { source } => write!(f, "{source}: caught up"),
+            Event::Retrying {
+                source,
+                error,
+                ask,
+                of,
+                retry_in,
+            } => write!(
+                f,
+                "{source}: {error}; asking for the page again in {} ms ({ask} of {of}); \
+                 the pages before it are kept",
+                retry_in.as_millis()
+            ),
             Event::Failed {
                 source,
                 error,
@@ -82,6 +105,8 @@ pub struct SourceReport {
     /// Rows new or changed in the cache.
     pub rows: u64,
     pub rejected: u64,
+    /// Pages asked for again because an answer was faulty (then mended).
+    pub retried: u64,
     /// The first few rejected records with their reasons.
     pub rejections: Vec<String>,
     pub error: Option<String>,
@@ -91,6 +116,29 @@ pub struct SourceReport {
 
 /// Rejections kept per report; the rest are counted.
 const MAX_REJECTIONS: usize = 20;
+
+/// The longest wait before asking for a faulty page again.
+const MAX_PAGE_WAIT: Duration = Duration::from_secs(10);
+
+/// The error of a page asked for `asked` times in vain, in plain words: what went
+/// wrong, and that the pages before it were kept.
+fn gave_up(error: PullError, asked: u32, committed: u64) -> PullError {
+    let kept = match committed {
+        0 => "no page of this run was stored; the next sync asks for the same page".to_string(),
+        1 => "the 1 page before it is stored; the next sync resumes from there".to_string(),
+        n => format!("the {n} pages before it are stored; the next sync resumes from there"),
+    };
+    let times = match asked {
+        1 => "once".to_string(),
+        n => format!("{n} times"),
+    };
+    let say = |m: String| format!("{m}; asked for the page {times}, then stopped; {kept}");
+    match error {
+        PullError::Malformed(m) => PullError::Malformed(say(m)),
+        PullError::Looping(m) => PullError::Looping(say(m)),
+        e => e,
+    }
+}
 
 /// Sources built from the config, or the reason each could not be.
 pub struct Sources {
@@ -270,20 +318,10 @@ impl Engine {
                 .cursor(&c.name)
                 .await
                 .map_err(PullError::Unavailable)?;
-            let cx = PullContext {
-                extractor: Arc::clone(&self.extractor),
-                now_ns: crate::clock::now_ns(),
-            };
-            let page = source.pull(cursor.as_deref(), &cx).await?;
+            let page = self
+                .pull_again(source, cursor.as_deref(), &mut seen, report)
+                .await?;
             let more = page.more;
-            if more
-                && (cursor.as_deref() == Some(&page.cursor) || !seen.insert(page.cursor.clone()))
-            {
-                return Err(PullError::Looping(crate::tui::widgets::clip(
-                    &page.cursor,
-                    80,
-                )));
-            }
             let rejected = page.rejected.len() as u64;
             let room = MAX_REJECTIONS.saturating_sub(report.rejections.len());
             report
@@ -315,6 +353,64 @@ impl Engine {
                 });
                 return Ok(());
             }
+        }
+    }
+
+    /// The page after `cursor`, asked for again (at most `retries` times, the wait
+    /// doubling from `backoff_ms`) while the answer is unreadable, does not answer the
+    /// query, or hands back a cursor this pass has seen: faults of one response, which
+    /// a proxy or a restarting server serves and the next request mends. Transport
+    /// faults are retried inside each request already. The error says how often the
+    /// page was asked for; pages committed before it stay committed.
+    async fn pull_again(
+        &self,
+        source: &dyn Source,
+        cursor: Option<&str>,
+        seen: &mut HashSet<String>,
+        report: &mut SourceReport,
+    ) -> Result<sources::Page, PullError> {
+        let c = source.config();
+        let mut wait = Duration::from_millis(c.backoff_ms.max(1));
+        let mut asked = 0;
+        loop {
+            asked += 1;
+            let cx = PullContext {
+                extractor: Arc::clone(&self.extractor),
+                now_ns: crate::clock::now_ns(),
+            };
+            let pulled = source.pull(cursor, &cx).await.and_then(|page| {
+                let repeats = cursor == Some(page.cursor.as_str()) || seen.contains(&page.cursor);
+                match page.more && repeats {
+                    true => Err(PullError::Looping(format!(
+                        "the source repeats its cursor ({}), which would loop",
+                        crate::tui::widgets::clip(&page.cursor, 80)
+                    ))),
+                    false => Ok(page),
+                }
+            });
+            let error = match pulled {
+                Ok(page) => {
+                    if page.more {
+                        seen.insert(page.cursor.clone());
+                    }
+                    return Ok(page);
+                }
+                Err(e @ (PullError::Malformed(_) | PullError::Looping(_))) => e,
+                Err(e) => return Err(e),
+            };
+            if asked > c.retries {
+                return Err(gave_up(error, asked, report.pages));
+            }
+            report.retried += 1;
+            self.emit(Event::Retrying {
+                source: c.name.clone(),
+                error: error.to_string(),
+                ask: asked + 1,
+                of: c.retries + 1,
+                retry_in: wait,
+            });
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(MAX_PAGE_WAIT);
         }
     }
 

@@ -131,6 +131,7 @@ pub fn golden(name: &str, actual: &str, workspace: &Path) {
     }
 }
 
+pub mod fault_proxy;
 pub mod peers;
 pub mod scripted;
 
