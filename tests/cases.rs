@@ -481,7 +481,8 @@ fn from_trace_suggests_from_what_went_wrong() {
         ("ship", 4),
         "2 versions × 2 attempts"
     );
-    // The target down: the must-pass case could not run, which is never a pass.
+    // The target down: the must-pass case could not run, which is never a pass, and
+    // no verdict on the candidate either (exit 2, not 1).
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(
         "\n[replay.targets.dead]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/{version}\"\n\
@@ -492,7 +493,7 @@ fn from_trace_suggests_from_what_went_wrong() {
         .args(["gate", "--candidate", "v2", "--target", "dead", "--suite"])
         .arg(suite.path())
         .assert()
-        .code(1)
+        .code(2)
         .stdout(contains("could not run on the candidate"))
         .stdout(contains("## Risks"));
     // A bad case file is an error (exit 2), not a verdict.

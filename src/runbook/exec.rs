@@ -153,7 +153,7 @@ async fn run_step(
     // A rehearsal does not run the live form, but it must prove the live form can be
     // filled: a typo'd variable found at the real rollback is found during the incident.
     if mode == Mode::Rehearsal
-        && let Err(e) = inputs.fill(&step.run)
+        && let Err(e) = inputs.with_run_placeholders().fill(&step.run)
     {
         result.outcome = "failed".into();
         result.error = Some(inputs.redact(&format!("the live form cannot run: {e}")));
@@ -344,14 +344,16 @@ async fn read_lines(
 }
 
 /// The next line (with its newline, if any) or `None` at the end.
+///
+/// `buf` lives across calls because `select!` drops the losing read: what it had read
+/// stays in `buf` and the next call goes on from there (clearing it lost a last line).
 async fn next_line<R: AsyncBufRead + Unpin>(
     r: Option<&mut R>,
     buf: &mut Vec<u8>,
 ) -> Option<Vec<u8>> {
-    buf.clear();
     match r?.read_until(b'\n', buf).await {
-        Ok(0) | Err(_) => None,
-        Ok(_) => Some(std::mem::take(buf)),
+        Ok(0) | Err(_) if buf.is_empty() => None,
+        _ => Some(std::mem::take(buf)),
     }
 }
 

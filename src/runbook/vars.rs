@@ -12,6 +12,9 @@ use super::Action;
 
 pub type Vars = BTreeMap<String, String>;
 
+/// The variables a rollback or promotion run always has (see `rollout::rollback::vars`).
+const RUN_VARS: [&str; 3] = ["target", "previous", "release"];
+
 /// A run's inputs: the variables it records, and the secrets it never records.
 ///
 /// Secrets come from the environment (the names a procedure lists in `secrets`), fill
@@ -55,6 +58,20 @@ impl Inputs {
         let mut all = self.vars.clone();
         all.extend(self.secrets.clone());
         all
+    }
+
+    /// These inputs with a stand-in for each variable every real run brings (the
+    /// rollback target, the release) that a rehearsal was not given: enough to prove
+    /// the live form fills without knowing the values.
+    pub fn with_run_placeholders(&self) -> Self {
+        let mut inputs = self.clone();
+        for name in RUN_VARS {
+            inputs
+                .vars
+                .entry(name.to_string())
+                .or_insert_with(|| format!("<{name}>"));
+        }
+        inputs
     }
 
     /// The action with everything filled.

@@ -269,12 +269,12 @@ mod tests {
     #[test]
     fn a_page_from_before_the_window_is_refused() {
         let c = config();
-        let pass = Window::resume(Some(r#"{"from_ns":6000000000000}"#), &c, 100 * MIN).unwrap();
+        let pass = Window::resume(Some(r#"{"from_ns":6000000000000}"#), &c, 110 * MIN).unwrap();
         let guard = RepeatGuard::default();
-        let stale = [span(1, 70 * MIN), span(2, 99 * MIN)];
+        let stale = [span(1, 70 * MIN), span(2, 105 * MIN)];
         let err = pass.check(&stale, true, &guard).unwrap_err().to_string();
         assert!(err.contains("1 of its 2 spans start outside"), "{err}");
-        assert!(pass.check(&[span(2, 99 * MIN)], true, &guard).is_ok());
+        assert!(pass.check(&[span(2, 105 * MIN)], true, &guard).is_ok());
     }
 
     #[test]

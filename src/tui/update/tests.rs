@@ -208,7 +208,7 @@ fn filter_prompt_applies_on_submit_and_keeps_bad_text() {
     assert!(
         s.status
             .as_ref()
-            .is_some_and(|st| st.error && st.text.contains("known: v1, v3"))
+            .is_some_and(|st| st.error && st.text.contains("known versions: v1, v3"))
     );
 
     let _ = update(&mut s, Action::DeleteChar);
