@@ -883,6 +883,7 @@ mod tests {
         let prometheus = "[[source]]\nname = \"prom\"\nkind = \"prometheus\"\n\
                           endpoint = \"http://h\"\nsignals = { p95 = \"up\" }\n";
         assert!(parse(&format!("{prometheus}{item}")).is_ok());
+    }
 
     #[test]
     fn a_bad_refusal_pattern_is_named_with_its_place() {
