@@ -152,8 +152,14 @@ fn an_unreadable_page_is_asked_for_again_within_the_run() {
     phoenix_config(&config, &peer.addr, "");
     let (code, report, stderr) = sync(&config);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!((&report[0]["retried"], &report[0]["records"]), (&json!(2), &json!(10)));
-    assert!(stderr.contains("unreadable page"), "progress says why: {stderr}");
+    assert_eq!(
+        (&report[0]["retried"], &report[0]["records"]),
+        (&json!(2), &json!(10))
+    );
+    assert!(
+        stderr.contains("unreadable page"),
+        "progress says why: {stderr}"
+    );
     assert_eq!(span_count(&config), (5, 10));
     assert_eq!(status(&config)["health"], "ok");
 }
@@ -243,7 +249,10 @@ fn a_stale_first_page_does_not_end_the_pass() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("repeats the previous pass's last page"), "{stderr}");
+    assert!(
+        stderr.contains("repeats the previous pass's last page"),
+        "{stderr}"
+    );
     assert_eq!(span_count(&config), (7, 14), "the new spans are read");
 }
 

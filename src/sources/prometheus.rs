@@ -380,9 +380,9 @@ fn answers(data: &mut Data, c: &Chunk, step: i64, tag: Option<&str>) -> Result<(
     };
     let Data::Matrix(series) = data else {
         return match (data, tag) {
-            (Data::Vector(_) | Data::Scalar(_), _) => Err(misdirected(
-                "an instant result to a range query".into(),
-            )),
+            (Data::Vector(_) | Data::Scalar(_), _) => {
+                Err(misdirected("an instant result to a range query".into()))
+            }
             _ => Ok(()),
         };
     };
@@ -510,7 +510,9 @@ impl Prometheus {
         {
             Ok(a) => (a, Some(c.signal.as_str())),
             Err(PullError::Refused(_)) => {
-                let a = self.ask(&c.signal, "query_range", &params(query.clone())).await?;
+                let a = self
+                    .ask(&c.signal, "query_range", &params(query.clone()))
+                    .await?;
                 (a, None)
             }
             Err(e) => return Err(e),

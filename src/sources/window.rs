@@ -96,7 +96,12 @@ fn digest(spans: &[SpanRecord]) -> Option<String> {
         h.update(s.facts.span_id.as_bytes());
         h.update(b"\n");
     }
-    Some(h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect())
+    Some(
+        h.finalize()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 impl Window {
@@ -288,7 +293,10 @@ mod tests {
         let second = Window::resume(Some(&cursor), &c, 130 * MIN).unwrap();
         // The same spans again, ending the pass: refused once, taken when confirmed.
         let err = second.check(&last_page, true, &guard).unwrap_err();
-        assert!(err.to_string().contains("repeats the previous pass"), "{err}");
+        assert!(
+            err.to_string().contains("repeats the previous pass"),
+            "{err}"
+        );
         assert!(second.check(&last_page, true, &guard).is_ok());
         // A suspicion is forgotten when anything else comes between.
         assert!(second.check(&last_page, true, &guard).is_err());

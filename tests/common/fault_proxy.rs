@@ -85,7 +85,9 @@ impl FaultProxy {
                 // Decided and answered in arrival order: the schedule stays the same
                 // run after run (a source's requests come one after another).
                 let fault = shared.lock().unwrap().next(&target);
-                serve(&client, &upstream, stream, &target, &headers, fault, &shared);
+                serve(
+                    &client, &upstream, stream, &target, &headers, fault, &shared,
+                );
             }
         });
         Self { addr, state }
@@ -213,7 +215,13 @@ fn serve(
         }
     }
     let Ok(resp) = req.send() else {
-        return reply(&mut stream, 502, "text/plain", "Content-Length: 3\r\n", b"502");
+        return reply(
+            &mut stream,
+            502,
+            "text/plain",
+            "Content-Length: 3\r\n",
+            b"502",
+        );
     };
     let status = resp.status().as_u16();
     let content_type = resp
