@@ -91,9 +91,7 @@ fn import_goes_on_after_a_bad_line_and_fails_on_a_file_it_cannot_read() {
     let (dir, config) = workspace();
     let line = |n: u8| {
         format!(
-            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"{}","spanId":"{}","name":"s{n}","startTimeUnixNano":"1","endTimeUnixNano":"2"}}]}}]}}]}}"#,
-            format!("{n:032x}"),
-            format!("{n:016x}")
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"{n:032x}","spanId":"{n:016x}","name":"s{n}","startTimeUnixNano":"1","endTimeUnixNano":"2"}}]}}]}}]}}"#
         )
     };
     let mut five = Vec::new();

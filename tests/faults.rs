@@ -41,7 +41,7 @@ fn turn(run: u64, i: u64) -> Value {
         {"span_id": id(1), "parent_id": id(0), "name": "ChatCompletion", "start_ns": at(100),
          "end_ns": at(1200), "status": "ok", "attributes": attrs("LLM")},
         {"span_id": id(2), "parent_id": id(0), "name": "lookup_order", "start_ns": at(1300),
-         "end_ns": at(1400), "status": if i % 3 == 0 { "error" } else { "ok" },
+         "end_ns": at(1400), "status": if i.is_multiple_of(3) { "error" } else { "ok" },
          "attributes": attrs("TOOL")},
     ]})
 }

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Gate as Budgets;
 
+/// One side of a case run: the candidate's attempts or the baseline's.
+type AttemptsOf = fn(&CaseRun) -> &[Attempt];
+
 /// How one attempt of one case on one version ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
@@ -393,7 +396,7 @@ fn not_run(runs: &[CaseRun], has_baseline: bool, margin: f64) -> Vec<String> {
             ));
         }
     }
-    let sides: &[(&str, fn(&CaseRun) -> &[Attempt])] = if has_baseline {
+    let sides: &[(&str, AttemptsOf)] = if has_baseline {
         &[("candidate", candidate_side), ("baseline", baseline_side)]
     } else {
         &[("candidate", candidate_side)]
