@@ -32,6 +32,27 @@ pub struct VersionRow {
     pub last_seen_ns: Option<i64>,
 }
 
+impl VersionRow {
+    /// A version with a label and fingerprint id, nothing else known (tests, fixtures).
+    pub fn bare(rowid: i64, label: &str, id: &str, traces: i64) -> Self {
+        Self {
+            id: id.into(),
+            label: label.into(),
+            prompt_hash: None,
+            config_hash: None,
+            model: None,
+            index_version: None,
+            tools: BTreeMap::new(),
+            first_seen: None,
+            last_seen: None,
+            traces,
+            rowid,
+            first_seen_ns: None,
+            last_seen_ns: None,
+        }
+    }
+}
+
 /// Every version that has traces, with its trace count, oldest first.
 pub fn versions(conn: &Connection) -> rusqlite::Result<Vec<VersionRow>> {
     let mut stmt = conn.prepare_cached(
@@ -619,21 +640,7 @@ mod tests {
     use super::*;
 
     fn version(rowid: i64, label: &str, id: &str, traces: i64) -> VersionRow {
-        VersionRow {
-            id: id.into(),
-            label: label.into(),
-            prompt_hash: None,
-            config_hash: None,
-            model: None,
-            index_version: None,
-            tools: BTreeMap::new(),
-            first_seen: None,
-            last_seen: None,
-            traces,
-            rowid,
-            first_seen_ns: None,
-            last_seen_ns: None,
-        }
+        VersionRow::bare(rowid, label, id, traces)
     }
 
     fn spoofed() -> Vec<VersionRow> {

@@ -27,21 +27,7 @@ pub fn trace_row(id: i64, key: i64) -> TraceRow {
 
 /// A version with a label and fingerprint id, nothing else known.
 pub fn version(rowid: i64, label: &str, id: &str, traces: i64) -> VersionRow {
-    VersionRow {
-        id: id.into(),
-        label: label.into(),
-        prompt_hash: None,
-        config_hash: None,
-        model: None,
-        index_version: None,
-        tools: Default::default(),
-        first_seen: None,
-        last_seen: None,
-        traces,
-        rowid,
-        first_seen_ns: None,
-        last_seen_ns: None,
-    }
+    VersionRow::bare(rowid, label, id, traces)
 }
 
 /// An incident with counts; open unless `closed_ns` is given.
