@@ -21,3 +21,21 @@ pub fn now_ns() -> i64 {
 pub fn rfc3339(ns: i64) -> String {
     DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// The real wall clock, never pinned: for what happens in real time whatever the data's
+/// clock says (a lease's heartbeat, a retry's backoff, the `endsAt` a peer compares with
+/// its own clock).
+pub fn wall_ns() -> i64 {
+    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// `42s`, `3m`, `5h`, `2d` between two instants (nanoseconds).
+pub fn age(then_ns: i64, now_ns: i64) -> String {
+    let s = (now_ns - then_ns).max(0) / 1_000_000_000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}

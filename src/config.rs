@@ -9,6 +9,8 @@ use serde::Deserialize;
 
 use crate::period::Period;
 
+pub mod guard;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,6 +47,11 @@ pub struct Config {
     pub rubric: crate::review::Rubric,
     /// `relops collect`: the OTLP/HTTP receiver in the foreground.
     pub collect: Collect,
+    /// `relops guard`: the always-on service's cycle and drift watch.
+    pub guard: guard::Guard,
+    /// Where the guard sends what fired (`[[notify]]`).
+    #[serde(rename = "notify")]
+    pub notify: Vec<guard::Notify>,
 }
 
 /// The foreground receiver's settings.
@@ -486,6 +493,7 @@ impl Config {
         self.validate_targets(text, path)?;
         self.validate_procedures(text, path)?;
         self.validate_rollouts(text, path)?;
+        self.validate_notify(text, path)?;
         self.validate_rubric(text, path)
     }
 
@@ -630,6 +638,45 @@ impl Config {
         Ok(())
     }
 
+    /// Each notifier has what its kind needs, names are unique, and the guard's drift
+    /// watch names drift signals.
+    fn validate_notify(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, n) in self.notify.iter().enumerate() {
+            let problem = if !seen.insert(n.name.as_str()) {
+                Err(("name", format!("a second notifier named {:?}", n.name)))
+            } else {
+                n.check()
+            };
+            if let Err((key, message)) = problem {
+                let (line, column) = table_key_place(text, "[[notify]]", i, key);
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    key: format!("notify[{i}].{key}"),
+                    message,
+                });
+            }
+        }
+        let unknown = self
+            .guard
+            .drift_signals
+            .iter()
+            .find(|s| !crate::drift::catalogue::is_known(s) && !s.starts_with("series."));
+        if let Some(signal) = unknown {
+            let (line, column) = line_col(text, text.find("drift_signals").unwrap_or(0));
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key: "guard.drift_signals".into(),
+                message: format!("unknown signal {signal:?}; `relops drift --list` names them"),
+            });
+        }
+        Ok(())
+    }
+
     /// Each source suits its kind, and names are unique.
     fn validate_sources(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
         let mut seen = std::collections::BTreeSet::new();
@@ -680,6 +727,27 @@ fn nth_table_offset(text: &str, header: &str, i: usize) -> usize {
         offset += line.len();
     }
     0
+}
+
+/// Line and column of `key` in the `i`th `header` table, else of the table itself.
+pub fn table_key_place(text: &str, header: &str, i: usize, key: &str) -> (usize, usize) {
+    let start = nth_table_offset(text, header, i);
+    let body = &text[start..];
+    let end = body
+        .match_indices("\n[")
+        .map(|(at, _)| at)
+        .find(|&at| at > 0)
+        .unwrap_or(body.len());
+    let at = body[..end]
+        .match_indices(key)
+        .find(|(at, _)| {
+            body[..*at]
+                .rsplit('\n')
+                .next()
+                .is_some_and(|l| l.trim().is_empty())
+        })
+        .map_or(0, |(at, _)| at);
+    line_col(text, start + at)
 }
 
 /// 1-based line and column of a byte offset.

@@ -31,6 +31,6 @@ pub fn root_cause(e: &reqwest::Error) -> String {
 
 /// A response body quoted on one line, clipped, for an error message.
 pub fn snippet(body: &[u8]) -> String {
-    use crate::tui::widgets::{clip, one_line};
+    use crate::text::{clip, one_line};
     clip(&one_line(&String::from_utf8_lossy(body)), 200)
 }

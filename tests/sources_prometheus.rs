@@ -2,8 +2,8 @@
 //! `/metrics` this test serves (and the demo workflow server's), and against a
 //! misbehaving Prometheus-shaped server.
 //!
-//! Without the `prometheus` binary the real-peer test prints `SKIPPED` and passes,
-//! unless `RELOPS_REQUIRE_PEERS=1`.
+//! Without the `prometheus` binary the real-peer tests fail (ignored under
+//! RELOPS_ALLOW_SKIP=1, see build.rs).
 
 mod common;
 
@@ -116,12 +116,14 @@ fn param(target: &str, name: &str) -> Option<i64> {
 
 // ── a real Prometheus ───────────────────────────────────────────────────────────────
 
-fn prometheus_binary() -> Option<PathBuf> {
+fn prometheus_binary() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
+    let found = std::env::split_paths(&path)
         .map(|d| d.join("prometheus"))
         .chain([PathBuf::from("/usr/bin/prometheus")])
-        .find(|p| p.is_file())
+        .find(|p| p.is_file());
+    common::peers::require("Prometheus", found.is_some());
+    found.unwrap_or_default()
 }
 
 /// A `prometheus` process on a free loopback port with its own TSDB; killed on drop.
@@ -298,16 +300,12 @@ fn report<'a>(reports: &'a [Value], source: &str) -> &'a Value {
 }
 
 #[test]
+#[cfg_attr(
+    skip_prometheus,
+    ignore = "Prometheus is not installed (RELOPS_ALLOW_SKIP=1)"
+)]
 fn a_real_prometheus_is_pulled_per_version_without_doubling() {
-    let Some(binary) = prometheus_binary() else {
-        if std::env::var("RELOPS_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!(
-                "prometheus not installed and RELOPS_REQUIRE_PEERS=1 (scripts/peers/install.sh)"
-            );
-        }
-        eprintln!("SKIPPED: prometheus not installed (scripts/peers/install.sh)");
-        return;
-    };
+    let binary = prometheus_binary();
     let started = Instant::now();
     let exporter = Peer::start(|_, _| http(200, "text/plain; version=0.0.4", "", EXPOSITION));
     // The demo server answers 2, 3 and 5 requests of v1, v2, v3 before it is scraped.
@@ -544,17 +542,13 @@ fn samples(config: &Path) -> Vec<(String, String, i64, f64)> {
 }
 
 #[test]
+#[cfg_attr(
+    skip_prometheus,
+    ignore = "Prometheus is not installed (RELOPS_ALLOW_SKIP=1)"
+)]
 fn a_real_prometheus_behind_a_faulty_proxy_gives_the_clean_samples_in_one_run() {
     use common::fault_proxy::{Fault, FaultProxy};
-    let Some(binary) = prometheus_binary() else {
-        if std::env::var("RELOPS_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!(
-                "prometheus not installed and RELOPS_REQUIRE_PEERS=1 (scripts/peers/install.sh)"
-            );
-        }
-        eprintln!("SKIPPED: prometheus not installed (scripts/peers/install.sh)");
-        return;
-    };
+    let binary = prometheus_binary();
     let started = Instant::now();
     let exporter = Peer::start(|_, _| http(200, "text/plain; version=0.0.4", "", EXPOSITION));
     let dir = tempfile::tempdir().unwrap();

@@ -915,7 +915,9 @@ fn rollout_pane_fires_the_trigger_and_rolls_back_after_the_typed_confirmation() 
     h.press("8");
     let pane = screen(&h);
     for want in [
-        "TRIGGERED refusal spike: refusal_rate at",
+        "TRIGGERED refusal spike: refusal_rate 0.",
+        "over 0.04 (n ",
+        "triggered 0s ago · approvals",
         "R rolls back to v2 with rollback, tested",
         "● canary 5%",
         "[!] refusals hold",

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the two real peer services relops' integration tests talk to:
+# Install the real peers relops' integration tests talk to:
 #
-#   * Prometheus, from Debian's package (/usr/bin/prometheus). The tests run
-#     the binary themselves; the package's systemd service is never used (its
-#     start is refused through policy-rc.d during the install).
+#   * Prometheus and Alertmanager, from Debian's packages (/usr/bin/prometheus,
+#     /usr/bin/prometheus-alertmanager). The tests run the binaries themselves;
+#     the packages' systemd services are never used (their start is refused
+#     through policy-rc.d during the install).
 #   * Arize Phoenix (+ OpenTelemetry SDK, OTLP/HTTP exporter), from PyPI, into
 #     a venv at ${RELOPS_PEERS_DIR:-/opt/relops-peers}/phoenix-venv, pinned by
 #     scripts/peers/requirements.txt.
@@ -11,7 +12,8 @@
 # Idempotent: when both are already there (the venv carries a stamp of the
 # requirements file and python it was built from) it returns in well under a
 # second. Env: RELOPS_PEERS_DIR, RELOPS_PYTHON (default python3, must be >= 3.11),
-# RELOPS_PEERS_SKIP_PROMETHEUS=1 / RELOPS_PEERS_SKIP_PHOENIX=1 to do only one half.
+# RELOPS_PEERS_SKIP_PROMETHEUS=1 / RELOPS_PEERS_SKIP_ALERTMANAGER=1 /
+# RELOPS_PEERS_SKIP_PHOENIX=1 to leave one out.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,11 +29,13 @@ if [[ "$(id -u)" != 0 ]]; then
   if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); fi
 fi
 
-install_prometheus() {
-  if [[ -x /usr/bin/prometheus ]]; then
+install_deb() {
+  # $1: the Debian package, $2: its binary, $3: its service name
+  local pkg="$1" bin="$2" service="$3"
+  if [[ -x "$bin" ]]; then
     return 0
   fi
-  log "installing prometheus from Debian's packages"
+  log "installing $pkg from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
 
   # Keep the package from starting its service (no systemd here, and the tests
@@ -46,34 +50,34 @@ install_prometheus() {
   local apt_opts=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
   # apt-get update only when the lists don't know the package, or when an
   # install from the current lists fails (e.g. a stale list gives a 404).
-  if ! apt-cache show prometheus >/dev/null 2>&1; then
+  if ! apt-cache show "$pkg" >/dev/null 2>&1; then
     "${SUDO[@]}" apt-get update -q
   fi
   local rc=0
-  "${SUDO[@]}" apt-get install "${apt_opts[@]}" prometheus || rc=$?
-  if (( rc != 0 )) && [[ ! -x /usr/bin/prometheus ]]; then
+  "${SUDO[@]}" apt-get install "${apt_opts[@]}" "$pkg" || rc=$?
+  if (( rc != 0 )) && [[ ! -x $bin ]]; then
     log "apt-get install failed ($rc); updating the package lists and trying again"
     "${SUDO[@]}" apt-get update -q
     rc=0
-    "${SUDO[@]}" apt-get install "${apt_opts[@]}" prometheus || rc=$?
+    "${SUDO[@]}" apt-get install "${apt_opts[@]}" "$pkg" || rc=$?
   fi
 
   if (( made_policy )); then
     "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d
   fi
 
-  if [[ ! -x /usr/bin/prometheus ]]; then
-    log "prometheus did not install (apt-get exit $rc)"
+  if [[ ! -x $bin ]]; then
+    log "$pkg did not install (apt-get exit $rc)"
     return 1
   fi
   if (( rc != 0 )); then
     # The binary is unpacked; only a maintainer script (service start) failed.
-    log "apt-get exit $rc, but /usr/bin/prometheus is there; going on"
+    log "apt-get exit $rc, but $bin is there; going on"
   fi
   # Should a service have started anyway (a machine with a live systemd), stop
-  # it so it doesn't hold :9090. Harmless where there is no systemd.
+  # it so it doesn't hold its port. Harmless where there is no systemd.
   if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
-    "${SUDO[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+    "${SUDO[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi
 }
 
@@ -109,5 +113,10 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
   log "Phoenix venv ready in $((SECONDS - start))s"
 }
 
-if [[ "${RELOPS_PEERS_SKIP_PROMETHEUS:-0}" != 1 ]]; then install_prometheus; fi
+if [[ "${RELOPS_PEERS_SKIP_PROMETHEUS:-0}" != 1 ]]; then install_deb prometheus /usr/bin/prometheus prometheus; fi
+if [[ "${RELOPS_PEERS_SKIP_ALERTMANAGER:-0}" != 1 ]]; then
+  install_deb prometheus-alertmanager /usr/bin/prometheus-alertmanager prometheus-alertmanager
+fi
 if [[ "${RELOPS_PEERS_SKIP_PHOENIX:-0}" != 1 ]]; then install_phoenix; fi
+# tmux drives the real binary in a terminal in the end-to-end console test.
+install_deb tmux /usr/bin/tmux tmux

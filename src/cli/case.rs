@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::cases::{self, Observed, Suite, suggest};
 use crate::replay::{ExecRef, Replayer, execution};
 use crate::store;
-use crate::tui::widgets::clip;
+use crate::text::clip;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]

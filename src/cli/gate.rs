@@ -13,7 +13,7 @@ use crate::gate::job::{self, Request};
 use crate::gate::store as gate_store;
 use crate::gate::{Attempt, Decision, Outcome, Standing, report};
 use crate::store;
-use crate::tui::widgets::{clip, one_line};
+use crate::text::{clip, one_line};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]

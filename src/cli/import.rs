@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ingest::{ImportSummary, Importer};
 use crate::store;
-use crate::tui::widgets::one_line;
+use crate::text::one_line;
 use crate::workspace::Workspace;
 
 /// Rejections named one by one on stderr; the rest are counted.

@@ -5,7 +5,7 @@ use color_eyre::eyre::{Result, eyre};
 
 use crate::incident::{self, Incident};
 use crate::store;
-use crate::tui::widgets::clip;
+use crate::text::clip;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ mod case;
 mod collect;
 mod drift;
 mod gate;
+mod guard;
 mod import;
 mod incident;
 mod inspect;
@@ -117,6 +118,9 @@ pub enum Command {
         #[command(subcommand)]
         command: review::ReviewCommand,
     },
+    /// The always-on release guard: sync, check the rollout and production drift, page
+    /// through [[notify]] (`--once`: one cycle; `guard status`: lease and backlogs).
+    Guard(guard::GuardArgs),
 }
 
 /// Runs the command line; the process exit code.
@@ -165,6 +169,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Runbook { command }) => runbook::run(&open()?, &command),
         Some(Command::Rollout { command }) => rollout::run(&open()?, &command),
         Some(Command::Review { command }) => done(review::run(&open()?, &command)),
+        Some(Command::Guard(args)) => guard::run(&open()?, &args),
     }
 }
 

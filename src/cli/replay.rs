@@ -6,7 +6,7 @@ use color_eyre::eyre::{Result, eyre};
 use crate::replay::diff::{Change, Delta, Diff, Row};
 use crate::replay::{ExecRef, Outcome, Replayer, execution};
 use crate::store;
-use crate::tui::widgets::{clip, dollars, millis, one_line};
+use crate::text::{clip, dollars, millis, one_line};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use crate::period::Period;
 use crate::review::store::{self as scores, Score, TraceReview};
 use crate::review::{Rubric, sample};
 use crate::store::{self, query};
-use crate::tui::widgets::clip;
+use crate::text::clip;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]

@@ -4,9 +4,12 @@
 use clap::Subcommand;
 use color_eyre::eyre::{Result, bail, eyre};
 
+use super::runbook;
 use crate::rollout::machine::{ItemState, Rollout, State};
 use crate::rollout::ops::{self, Op};
 use crate::rollout::{Plan, store};
+use crate::runbook::exec::Mode;
+use crate::services;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]
@@ -39,7 +42,7 @@ pub enum RolloutCommand {
     Resume,
     /// Run the plan's rollback procedure (confirmed, audited); on success the
     /// rollout is rolled back and the plan's verify signals are waited for.
-    Rollback(super::runbook::ConfirmArgs),
+    Rollback(runbook::ConfirmArgs),
     /// Check the live signals every `check_every` until the rollout triggers, is
     /// rolled back or completes (Ctrl-C stops watching; nothing else changes).
     Watch,
@@ -134,24 +137,43 @@ fn rollback(
     id: i64,
     r: &mut Rollout,
     plan: &Plan,
-    args: &super::runbook::ConfirmArgs,
+    args: &runbook::ConfirmArgs,
 ) -> Result<u8> {
-    let procedure = plan
-        .rollback_procedure
-        .clone()
-        .ok_or_else(|| eyre!("plan {} names no rollback_procedure", plan.name))?;
-    let vars = crate::rollout::rollback::vars(r).map_err(|e| eyre!(e))?;
-    let done = super::runbook::rollback(ws, &procedure, &vars, args)?;
+    if ws.readonly {
+        bail!("--readonly: a rollback changes production and the audit log");
+    }
+    let now = crate::clock::now_ns();
+    let prepared =
+        services::rollback::prepare(conn, &ws.config, r, plan, now).map_err(|e| eyre!(e))?;
+    runbook::confirm_run(
+        prepared.procedure,
+        prepared.target(),
+        args,
+        &prepared.tested,
+    )?;
+    let name = prepared.procedure.name.clone();
+    let actor = crate::audit::actor();
+    let operator = runbook::Prompt::new(args);
+    let done = tokio::runtime::Runtime::new()?
+        .block_on(services::rollback::run(
+            conn,
+            id,
+            r,
+            prepared,
+            &actor,
+            &operator,
+            runbook::ctrl_c_twice(),
+            |e| runbook::print_event(true, &e),
+        ))
+        .map_err(|e| eyre!(e))?;
+    runbook::summarise(&name, Mode::Run, &done);
     if !done.ok() {
         bail!(
-            "the rollback procedure {}; the rollout stays {:?}",
+            "the rollback procedure {}; the rollout stays {}",
             done.outcome,
-            r.state
+            r.state.word()
         );
     }
-    let actor = crate::audit::actor();
-    crate::rollout::rollback::finished(conn, id, r, &actor, &procedure, done.run)
-        .map_err(|e| eyre!(e))?;
     if let Some(s) = r.seconds_to_rollback() {
         println!("rolled back {s:.1} s after the trigger fired");
     }
@@ -255,7 +277,7 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
         plan.name,
         r.previous.as_deref().unwrap_or("-"),
         r.release,
-        crate::tui::views::rollout::phase_word(r.state),
+        r.state.word(),
         r.stage + 1,
         plan.stages.len(),
         stage.name,

@@ -7,9 +7,10 @@ use color_eyre::eyre::{Result, bail, eyre};
 
 use crate::runbook::Procedure;
 use crate::runbook::exec::{Event, Mode, Operator, StepResult};
-use crate::runbook::job::{self, Job};
+use crate::runbook::job;
 use crate::runbook::record::{self, Tested};
-use crate::runbook::vars::{Inputs, Vars};
+use crate::runbook::vars::Vars;
+use crate::services::procedure::{self, Request};
 use crate::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]
@@ -58,55 +59,12 @@ pub struct ConfirmArgs {
     pub yes: bool,
 }
 
-/// Runs `procedure` with `vars` (`target` among them) as `runbook run` would, steps
-/// printed as they end.
-pub fn rollback(
-    ws: &Workspace,
-    procedure: &str,
-    vars: &Vars,
-    a: &ConfirmArgs,
-) -> Result<job::Finished> {
-    let args = RunArgs {
-        name: procedure.into(),
-        target: vars.get("target").cloned(),
-        vars: vars
-            .iter()
-            .filter(|(k, _)| *k != "target")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect(),
-        confirm: a.clone(),
-        json: false,
-    };
-    let done = execute(ws, &args, Mode::Run)?;
-    summarise(&procedure_named(ws, procedure)?.name, Mode::Run, &done);
-    Ok(done)
-}
-
 pub fn run(ws: &Workspace, cmd: &RunbookCommand) -> Result<u8> {
     match cmd {
         RunbookCommand::List { json } => list(ws, *json),
         RunbookCommand::Rehearse(args) => walk(ws, args, Mode::Rehearsal),
         RunbookCommand::Run(args) => walk(ws, args, Mode::Run),
     }
-}
-
-fn procedure_named<'a>(ws: &'a Workspace, name: &str) -> Result<&'a Procedure> {
-    ws.config
-        .procedures
-        .iter()
-        .find(|p| p.name == name)
-        .ok_or_else(|| {
-            let known: Vec<&str> = ws
-                .config
-                .procedures
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect();
-            eyre!(
-                "no procedure named {name:?} (configured: {})",
-                known.join(", ")
-            )
-        })
 }
 
 fn list(ws: &Workspace, json: bool) -> Result<u8> {
@@ -162,7 +120,7 @@ fn walk(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<u8> {
     Ok(u8::from(!done.ok()))
 }
 
-fn summarise(name: &str, mode: Mode, done: &job::Finished) {
+pub(super) fn summarise(name: &str, mode: Mode, done: &job::Finished) {
     println!(
         "{} of {name}: {} in {:.1} s (run {})",
         mode.as_str(),
@@ -178,46 +136,51 @@ fn execute(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<job::Finished> 
     if ws.readonly {
         bail!("--readonly: runbooks change production and the audit log");
     }
-    let p = procedure_named(ws, &args.name)?;
-    let inputs = Inputs::new(vars(args)?)
-        .with_secrets(&p.secrets, |k| std::env::var(k).ok())
-        .map_err(|e| eyre!("{}: {e}", p.name))?;
+    let p = procedure::find(&ws.config, &args.name).map_err(|e| eyre!(e))?;
+    let inputs = procedure::inputs(p, vars(args)?).map_err(|e| eyre!(e))?;
     let writer = crate::store::open_writer(&ws.db_path)?;
     let conn = writer.connection();
     if mode == Mode::Run {
         let state = record::tested(conn, p, &ws.config.runbook, crate::clock::now_ns())?;
-        confirm_run(p, args, &state)?;
+        let target = args.target.as_deref().ok_or_else(|| {
+            eyre!("`runbook run` needs --target V: the version production moves to")
+        })?;
+        confirm_run(p, target, &args.confirm, &state)?;
     }
     let actor = crate::audit::actor();
-    let operator = Prompt {
-        yes: args.confirm.yes,
-    };
-    let job = Job {
+    let req = Request {
         procedure: p,
         mode,
         inputs: &inputs,
         actor: &actor,
     };
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime
-        .block_on(job::run(conn, &job, &operator, ctrl_c_twice(), |e| {
-            if let (false, Event::Finished(s)) = (args.json, e) {
-                print_step(s);
-            }
+    let operator = Prompt::new(&args.confirm);
+    let printing = !args.json;
+    tokio::runtime::Runtime::new()?
+        .block_on(procedure::run(conn, req, &operator, ctrl_c_twice(), |e| {
+            print_event(printing, &e)
         }))
         .map_err(|e| eyre!(e))
 }
 
+/// Prints a step as it ends, when the output is for people.
+pub(super) fn print_event(printing: bool, e: &Event) {
+    if let (true, Event::Finished(s)) = (printing, e) {
+        print_step(s);
+    }
+}
+
 /// The operator types the target version; an untested procedure also needs
 /// `--allow-untested` and a second, different confirmation.
-fn confirm_run(p: &Procedure, args: &RunArgs, state: &Tested) -> Result<()> {
-    let target = args
-        .target
-        .as_deref()
-        .ok_or_else(|| eyre!("`runbook run` needs --target V: the version production moves to"))?;
+pub(super) fn confirm_run(
+    p: &Procedure,
+    target: &str,
+    confirm: &ConfirmArgs,
+    state: &Tested,
+) -> Result<()> {
     let now = crate::clock::now_ns();
     if !state.is_tested() {
-        if !args.confirm.allow_untested {
+        if !confirm.allow_untested {
             bail!(
                 "{} is {}; rehearse it (`relops runbook rehearse {}`) or pass --allow-untested",
                 p.name,
@@ -225,7 +188,7 @@ fn confirm_run(p: &Procedure, args: &RunArgs, state: &Tested) -> Result<()> {
                 p.name
             );
         }
-        let second = args.confirm.confirm_untested
+        let second = confirm.confirm_untested
             || ask(&format!(
                 "{} is {}. Type RUN UNTESTED to go on: ",
                 p.name,
@@ -236,7 +199,7 @@ fn confirm_run(p: &Procedure, args: &RunArgs, state: &Tested) -> Result<()> {
             bail!("not confirmed: the untested procedure did not run");
         }
     }
-    let typed = match &args.confirm.confirm {
+    let typed = match &confirm.confirm {
         Some(c) => Some(c.clone()),
         None => ask(&format!(
             "{} moves production to {target}. Type {target} to proceed: ",
@@ -261,8 +224,14 @@ fn ask(question: &str) -> Option<String> {
     Some(line.trim().to_string())
 }
 
-struct Prompt {
+pub(super) struct Prompt {
     yes: bool,
+}
+
+impl Prompt {
+    pub(super) fn new(confirm: &ConfirmArgs) -> Self {
+        Self { yes: confirm.yes }
+    }
 }
 
 impl Operator for Prompt {
@@ -273,7 +242,7 @@ impl Operator for Prompt {
 
 /// Resolves when the operator presses Ctrl-C twice within five seconds: the first
 /// press warns, the second kills the running step.
-async fn ctrl_c_twice() {
+pub(super) async fn ctrl_c_twice() {
     loop {
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("\nCtrl-C: press again within 5 s to kill the running step and halt");

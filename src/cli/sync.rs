@@ -4,10 +4,10 @@ use clap::Args;
 use color_eyre::eyre::{Result, bail};
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::age;
 use crate::sources::SourceKind;
 use crate::sync::status::{self, SourceStatus};
 use crate::sync::{Committer, Engine, SourceReport, Sources};
-use crate::tui::widgets::age;
 use crate::workspace::Workspace;
 
 #[derive(Debug, Args)]
@@ -185,6 +185,35 @@ pub fn doctor(ws: &Workspace) -> Result<u8> {
                 Ok(found) => say(true, &what, found),
                 Err(e) => say(false, &what, e.to_string()),
             },
+        }
+    }
+    if !ws.config.notify.is_empty() {
+        match crate::guard::notifiers(ws) {
+            Ok(ready) => say(true, "notify", format!("{} notifiers ready", ready.len())),
+            Err(e) => say(false, "notify", e),
+        }
+    }
+    let conn = crate::store::open_reader(&ws.db_path).ok();
+    if let Some(g) = conn.and_then(|c| crate::guard::status(ws, &c).ok()) {
+        match (&g.lease, g.alive) {
+            (Some(l), alive) => say(
+                alive || ws.config.notify.is_empty(),
+                "guard",
+                l.describe(crate::clock::wall_ns()),
+            ),
+            (None, _) => say(true, "guard", "not running".into()),
+        }
+        for n in g.notifiers.iter().filter(|n| n.pending > 0 || n.failed > 0) {
+            say(
+                false,
+                &format!("notify {}", n.notifier),
+                format!(
+                    "{} pending, {} failed; last error: {}",
+                    n.pending,
+                    n.failed,
+                    n.last_error.as_deref().unwrap_or("-")
+                ),
+            );
         }
     }
     Ok(u8::from(problems > 0))

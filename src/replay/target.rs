@@ -197,7 +197,7 @@ impl Target {
         let v: Value = serde_json::from_slice(body).map_err(|e| {
             format!(
                 "response is not JSON ({e}): {}",
-                crate::tui::widgets::clip(&String::from_utf8_lossy(body), 120)
+                crate::text::clip(&String::from_utf8_lossy(body), 120)
             )
         })?;
         match self.config.kind {

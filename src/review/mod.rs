@@ -205,7 +205,7 @@ pub(crate) mod testing {
         TraceRow {
             version: label.into(),
             version_id: format!("fp-{label}"),
-            ..crate::tui::fixtures::trace_row(key, key)
+            ..TraceRow::bare(key, key)
         }
     }
 

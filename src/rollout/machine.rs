@@ -27,6 +27,19 @@ pub enum State {
     Completed,
 }
 
+impl State {
+    /// `RUNNING`, `ROLLED BACK`...: the word the console, the CLI and pages show.
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Running => "RUNNING",
+            State::Triggered => "TRIGGERED",
+            State::Held => "HELD",
+            State::RolledBack => "ROLLED BACK",
+            State::Completed => "COMPLETED",
+        }
+    }
+}
+
 /// A signal as the latest check read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reading {
@@ -58,6 +71,17 @@ pub enum ItemState {
     Fail(String),
 }
 
+impl ItemState {
+    /// `pending`, `pass` or `fail`, without the reason.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ItemState::Pending(_) => "pending",
+            ItemState::Pass(_) => "pass",
+            ItemState::Fail(_) => "fail",
+        }
+    }
+}
+
 /// A rollout in flight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollout {
@@ -87,6 +111,9 @@ pub struct Rollout {
     pub rolled_back_ns: Option<i64>,
     #[serde(default)]
     pub recovered_ns: Option<i64>,
+    /// Who held the rollout, and when (while it is held).
+    #[serde(default)]
+    pub held: Option<(String, i64)>,
 }
 
 /// Why an operator action was refused.
@@ -110,6 +137,7 @@ impl Rollout {
             fired_ns: None,
             rolled_back_ns: None,
             recovered_ns: None,
+            held: None,
         };
         r.evaluate(plan, &Evidence::default());
         r
@@ -268,15 +296,17 @@ impl Rollout {
         Ok(())
     }
 
-    pub fn hold(&mut self) -> Result<(), Refusal> {
+    pub fn hold(&mut self, actor: &str, now_ns: i64) -> Result<(), Refusal> {
         self.must_be(&[State::Running])?;
         self.state = State::Held;
+        self.held = Some((actor.to_string(), now_ns));
         Ok(())
     }
 
     pub fn resume(&mut self) -> Result<(), Refusal> {
         self.must_be(&[State::Held])?;
         self.state = State::Running;
+        self.held = None;
         Ok(())
     }
 
@@ -413,7 +443,7 @@ mod tests {
         assert!(r.approvals.is_empty() && r.ticked.is_empty());
         r.promote(&p, 92 * MIN).unwrap();
         assert_eq!(r.state, State::Completed);
-        assert!(r.hold().is_err(), "nothing to hold once completed");
+        assert!(r.hold("ana", 1).is_err(), "nothing to hold once completed");
     }
 
     #[test]
@@ -458,10 +488,10 @@ mod tests {
     fn a_held_rollout_still_triggers_and_resumes() {
         let p = plan();
         let mut r = Rollout::start(&p, "v3", None, 0);
-        r.hold().unwrap();
+        r.hold("ana", 1).unwrap();
         assert!(r.promote(&p, 40 * MIN).is_err());
         r.resume().unwrap();
-        r.hold().unwrap();
+        r.hold("ana", 1).unwrap();
         for _ in 0..2 {
             r.tick(&p, &reading(Verdict::Fail, 0.07));
         }

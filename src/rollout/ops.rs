@@ -55,7 +55,7 @@ pub fn apply(cx: &Ctx, id: i64, r: &mut Rollout, plan: &Plan, op: &Op) -> Result
             ("promote", None)
         }
         Op::Hold => {
-            r.hold()?;
+            r.hold(cx.actor, cx.now_ns)?;
             ("hold", None)
         }
         Op::Resume => {

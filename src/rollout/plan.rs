@@ -23,6 +23,10 @@ pub struct Plan {
     /// After a rollback: the signals to wait for, and how long.
     #[serde(default)]
     pub verify: Option<Verify>,
+    /// Lets the guard run `rollback_procedure` without a human when a trigger with
+    /// `on_fire = "rollback"` fires, and only while its rehearsal is fresh.
+    #[serde(default)]
+    pub auto_rollback: bool,
 }
 
 /// Post-rollback verification: each signal, read over the traffic served since the
@@ -114,6 +118,29 @@ pub struct Trigger {
     /// the streak where it is).
     #[serde(default = "thirty")]
     pub min_n: u64,
+    /// A warning tier below `above`: the guard pages at warning severity while the
+    /// value is over it (the trigger itself pages critical).
+    #[serde(default)]
+    pub warn_above: Option<f64>,
+    /// What the guard does when the trigger fires.
+    #[serde(default)]
+    pub on_fire: OnFire,
+}
+
+/// The guard's policy for a trigger. Every choice pages; a fired trigger always stops
+/// promotion (the machine's Triggered state) until a human rolls back or resumes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFire {
+    /// Page only; the rollout stays triggered for a human.
+    Notify,
+    /// Page, and hold the rollout when the trigger's check stays without enough data
+    /// past `[guard] no_data_after`: an inconclusive check never lets it promote.
+    #[default]
+    Hold,
+    /// Page, run the plan's rollback procedure (`auto_rollback = true` and a fresh
+    /// rehearsal required), page again with the outcome.
+    Rollback,
 }
 
 fn one() -> u32 {
@@ -151,6 +178,19 @@ impl Plan {
             if let Some(t) = s.triggers.iter().find(|t| t.consecutive == 0) {
                 return Err(format!(
                     "stage {:?}, trigger {:?}: consecutive must be at least 1",
+                    s.name, t.name
+                ));
+            }
+            let automatic = s.triggers.iter().find(|t| t.on_fire == OnFire::Rollback);
+            if let Some(t) = automatic.filter(|_| !self.auto_rollback) {
+                return Err(format!(
+                    "stage {:?}, trigger {:?}: on_fire = \"rollback\" needs `auto_rollback = true` on the plan (a rollback without a human is opted into once, per plan)",
+                    s.name, t.name
+                ));
+            }
+            if let Some(t) = automatic.filter(|_| self.rollback_procedure.is_none()) {
+                return Err(format!(
+                    "stage {:?}, trigger {:?}: on_fire = \"rollback\" needs the plan's `rollback_procedure`",
                     s.name, t.name
                 ));
             }
@@ -229,5 +269,34 @@ window = "1h"
             err,
             "stage \"canary 5%\", item \"refusals under 5 %\": needs `max`"
         );
+    }
+
+    #[test]
+    fn a_rollback_without_a_human_is_opted_into_per_plan() {
+        let automatic = CANARY.replace(
+            "consecutive = 2 }",
+            "consecutive = 2, on_fire = \"rollback\" }",
+        );
+        let err = toml::from_str::<Plan>(&automatic)
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(err.contains("needs `auto_rollback = true`"), "{err}");
+        let opted = automatic.replace(
+            "rollback_procedure = \"rollback\"",
+            "auto_rollback = true\nrollback_procedure = \"rollback\"",
+        );
+        let p = toml::from_str::<Plan>(&opted).unwrap();
+        assert_eq!(p.check(), Ok(()));
+        let unnamed = opted.replace("rollback_procedure = \"rollback\"", "");
+        let err = toml::from_str::<Plan>(&unnamed)
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(
+            err.contains("needs the plan's `rollback_procedure`"),
+            "{err}"
+        );
+        assert_eq!(p.stages[0].triggers[0].on_fire, OnFire::Rollback);
     }
 }

@@ -75,8 +75,57 @@ pub struct Change<'a> {
     pub now_ns: i64,
 }
 
-/// Saves the machine after a change, with the event and its evidence, audited.
+/// Saves the machine after a change, with the event and its evidence, audited. A check
+/// that changed nothing (same state, stage, streaks and item outcomes, by the same
+/// actor, as the event before it) folds into that event: its count and last time go
+/// up and the audit chain, which records changes, gains no row.
 pub fn save(conn: &Connection, id: i64, r: &Rollout, c: &Change) -> rusqlite::Result<()> {
+    snapshot(conn, id, r, c.now_ns)?;
+    let outcome = (c.kind == "tick").then(|| outcome(r, c.actor));
+    if let Some(o) = &outcome {
+        let folded = conn.execute(
+            "UPDATE rollout_events SET repeats = repeats + 1, last_at = ?3, evidence = ?4
+             WHERE id = (SELECT MAX(id) FROM rollout_events WHERE rollout_id = ?1)
+               AND kind = 'tick' AND outcome = ?2",
+            params![id, o, c.now_ns, c.evidence.to_string()],
+        )?;
+        if folded == 1 {
+            return Ok(());
+        }
+    }
+    conn.execute(
+        "INSERT INTO rollout_events (rollout_id, at, actor, kind, item, evidence, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            c.now_ns,
+            c.actor,
+            c.kind,
+            c.item,
+            c.evidence.to_string(),
+            outcome
+        ],
+    )?;
+    let details = serde_json::json!({"rollout": id, "item": c.item, "state": state_name(r.state),
+        "stage": r.stage, "evidence": c.evidence});
+    let action = format!("rollout.{}", c.kind);
+    crate::audit::record(conn, c.now_ns, c.actor, &action, &r.release, &details)
+}
+
+/// What makes two checks the same for the record: the machine's decisions, not the
+/// numbers behind them.
+fn outcome(r: &Rollout, actor: &str) -> String {
+    let items: std::collections::BTreeMap<&str, &str> = r
+        .items
+        .iter()
+        .map(|(name, s)| (name.as_str(), s.word()))
+        .collect();
+    serde_json::json!({"actor": actor, "state": state_name(r.state), "stage": r.stage,
+        "fired": r.fired, "streaks": r.streaks, "items": items})
+    .to_string()
+}
+
+fn snapshot(conn: &Connection, id: i64, r: &Rollout, now_ns: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE rollouts SET state = ?2, stage_index = ?3, stage_started_at = ?4,
                              updated_at = ?5, snapshot = ?6 WHERE id = ?1",
@@ -85,24 +134,75 @@ pub fn save(conn: &Connection, id: i64, r: &Rollout, c: &Change) -> rusqlite::Re
             state_name(r.state),
             r.stage as i64,
             r.stage_started_ns,
-            c.now_ns,
+            now_ns,
             serde_json::to_string(r).expect("a rollout serialises")
         ],
     )?;
-    conn.execute(
-        "INSERT INTO rollout_events (rollout_id, at, actor, kind, item, evidence)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            id,
-            c.now_ns,
-            c.actor,
-            c.kind,
-            c.item,
-            c.evidence.to_string()
-        ],
-    )?;
-    let details = serde_json::json!({"rollout": id, "item": c.item, "state": state_name(r.state),
-        "stage": r.stage, "evidence": c.evidence});
-    let action = format!("rollout.{}", c.kind);
-    crate::audit::record(conn, c.now_ns, c.actor, &action, &r.release, &details)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::plan::Plan;
+
+    fn plan() -> Plan {
+        toml::from_str(
+            "name = 'std'\n[[stage]]\nname = 'canary'\nweight = 5\nwindow = '30m'\n\
+             item = [{ name = 'looked', kind = 'manual' }]\n",
+        )
+        .unwrap()
+    }
+
+    fn tick<'a>(actor: &'a str, at: i64) -> Change<'a> {
+        Change {
+            actor,
+            kind: "tick",
+            item: None,
+            evidence: serde_json::json!({"at": at}),
+            now_ns: at,
+        }
+    }
+
+    fn rows(conn: &Connection) -> Vec<(String, i64, Option<i64>)> {
+        conn.prepare("SELECT kind, repeats, last_at FROM rollout_events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn identical_checks_fold_into_one_event_and_one_audit_row() {
+        let conn = crate::store::memory();
+        let plan = plan();
+        let mut r = Rollout::start(&plan, "v3", Some("v2"), 1);
+        conn.execute_batch(
+            "INSERT INTO versions (id, fingerprint, label, created_at) VALUES (1, 'a', 'v2', 0),
+             (2, 'b', 'v3', 0)",
+        )
+        .unwrap();
+        let id = create(&conn, &r, 2, Some(1), 1).unwrap();
+        for at in [10, 20, 30] {
+            save(&conn, id, &r, &tick("guard@h", at)).unwrap();
+        }
+        assert_eq!(rows(&conn), [("tick".into(), 3, Some(30))]);
+        let audited = crate::audit::verify(&conn).unwrap().rows;
+        assert_eq!(audited, 1, "one row for three identical checks");
+
+        // Another actor's check, or a changed outcome, is a new event.
+        save(&conn, id, &r, &tick("ana", 40)).unwrap();
+        r.check(&plan, "looked").unwrap();
+        save(&conn, id, &r, &tick("ana", 50)).unwrap();
+        save(&conn, id, &r, &tick("ana", 60)).unwrap();
+        let kinds: Vec<i64> = rows(&conn).iter().map(|(_, n, _)| *n).collect();
+        assert_eq!(kinds, [3, 1, 2]);
+        assert_eq!(
+            newest(&conn).unwrap().unwrap().1,
+            r,
+            "the snapshot is always saved"
+        );
+        assert!(crate::audit::verify(&conn).unwrap().ok());
+    }
 }

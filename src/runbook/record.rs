@@ -124,7 +124,7 @@ impl Tested {
     pub fn describe(&self, now_ns: i64) -> String {
         let when = |t: i64| {
             let date = chrono::DateTime::from_timestamp_nanos(t).format("%m-%d %H:%M UTC");
-            format!("{} ago ({date})", crate::tui::widgets::age(t, now_ns))
+            format!("{} ago ({date})", crate::clock::age(t, now_ns))
         };
         match self {
             Tested::Tested { rehearsed_ns } => format!("tested {}", when(*rehearsed_ns)),
@@ -138,6 +138,62 @@ impl Tested {
             Tested::Untested => "untested: never rehearsed successfully".into(),
         }
     }
+}
+
+/// A production run as the record keeps it, with its first failed step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub actor: String,
+    pub started_ns: i64,
+    /// `ok`, `failed`, `killed`; `None` while running (or when its runner died).
+    pub outcome: Option<String>,
+    /// The failed step: its number (from 1), name and error.
+    pub failed_step: Option<(i64, String, String)>,
+}
+
+impl RunRecord {
+    pub fn ok(&self) -> bool {
+        self.outcome.as_deref() == Some("ok")
+    }
+}
+
+/// The newest production run of `procedure` started at or after `since_ns`.
+pub fn latest_run(
+    conn: &Connection,
+    procedure: &str,
+    since_ns: i64,
+) -> rusqlite::Result<Option<RunRecord>> {
+    let run = conn
+        .query_row(
+            "SELECT id, actor, started_at, outcome FROM procedure_runs
+             WHERE procedure = ?1 AND mode = 'run' AND started_at >= ?2
+             ORDER BY started_at DESC, id DESC LIMIT 1",
+            params![procedure, since_ns],
+            |r| {
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    actor: r.get(1)?,
+                    started_ns: r.get(2)?,
+                    outcome: r.get(3)?,
+                    failed_step: None,
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut run) = run else {
+        return Ok(None);
+    };
+    run.failed_step = conn
+        .query_row(
+            "SELECT step_index + 1, name, COALESCE(stderr, outcome) FROM procedure_steps
+             WHERE run_id = ?1 AND outcome NOT IN ('ok', 'skipped')
+             ORDER BY step_index LIMIT 1",
+            [run.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(Some(run))
 }
 
 /// The procedure's state from its last successful rehearsal.
@@ -233,5 +289,51 @@ mod tests {
         rehearse(&conn, &procedure("30s"), DAY, "ok");
         let v = crate::audit::verify(&conn).unwrap();
         assert_eq!((v.rows, v.ok()), (2, true));
+    }
+
+    #[test]
+    fn the_latest_production_run_names_its_failed_step() {
+        let conn = crate::store::memory();
+        let p = procedure("30s");
+        assert_eq!(latest_run(&conn, "rollback", 0).unwrap(), None);
+        rehearse(&conn, &p, DAY, "failed");
+        assert_eq!(
+            latest_run(&conn, "rollback", 0).unwrap(),
+            None,
+            "a rehearsal is not a run"
+        );
+        let run = start(&conn, &p, Mode::Run, "guard@h", &Vars::new(), 2 * DAY).unwrap();
+        let failed = StepResult {
+            index: 0,
+            name: "s".into(),
+            outcome: "failed".into(),
+            exit_code: Some(3),
+            command: "true".into(),
+            output: String::new(),
+            error: Some("exit status 3".into()),
+            remediation: None,
+            millis: 5,
+        };
+        step(&conn, run, &p, Mode::Run, "guard@h", &failed, 2 * DAY).unwrap();
+        let seen = latest_run(&conn, "rollback", DAY).unwrap().unwrap();
+        assert_eq!(
+            (seen.id, seen.outcome.as_deref(), seen.ok()),
+            (run, None, false)
+        );
+        assert_eq!(
+            seen.failed_step,
+            Some((1, "s".into(), "exit status 3".into()))
+        );
+        finish(&conn, run, &p, Mode::Run, "guard@h", "failed", 2 * DAY).unwrap();
+        let seen = latest_run(&conn, "rollback", DAY).unwrap().unwrap();
+        assert_eq!(
+            (seen.outcome.as_deref(), seen.actor.as_str()),
+            (Some("failed"), "guard@h")
+        );
+        assert_eq!(
+            latest_run(&conn, "rollback", 3 * DAY).unwrap(),
+            None,
+            "older than since"
+        );
     }
 }

@@ -12,6 +12,8 @@ const MIGRATIONS: &[&str] = &[
     V4_ROLLOUT_STATE,
     V5_GATE,
     V6_REVIEW,
+    V7_GUARD,
+    V8_FOLDED_TICKS,
 ];
 
 /// The schema version this build writes.
@@ -299,7 +301,7 @@ ALTER TABLE cases ADD COLUMN removed_at INTEGER;
 CREATE INDEX cases_incident ON cases(incident_id);
 "#;
 
-/// Quality sampling (see [`crate::review`]): one row per trace, criterion and reviewer
+/// Quality sampling (see the `review` room): one row per trace, criterion and reviewer
 /// (re-scoring replaces it), with the version the trace ran on and the scale it was
 /// scored on (a rubric may change its scale later). `trace_id` is the `traces` row id,
 /// not the OTLP trace id. The reviewer's note on the trace is kept on each of its rows.
@@ -318,6 +320,58 @@ CREATE TABLE review_scores (
     UNIQUE (trace_id, criterion, reviewer)
 );
 CREATE INDEX review_scores_scored_at ON review_scores(scored_at);
+"#;
+
+/// The guard (see the `guard` room): one lease per workspace with its heartbeat; how long
+/// each check has gone without enough data; per notifier, what it was last told of each
+/// notification; and the outbox every notification is written to before it is sent.
+const V7_GUARD: &str = r#"
+CREATE TABLE guard_lease (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    holder        TEXT NOT NULL,
+    pid           INTEGER NOT NULL,
+    since         INTEGER NOT NULL,
+    heartbeat     INTEGER NOT NULL,
+    cycles        INTEGER NOT NULL DEFAULT 0,
+    last_cycle_at INTEGER,
+    last_cycle_ms REAL,
+    last_error    TEXT
+);
+CREATE TABLE guard_quiet (
+    key   TEXT PRIMARY KEY,
+    since INTEGER NOT NULL
+);
+CREATE TABLE notify_state (
+    notifier    TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    firing      INTEGER NOT NULL,
+    since       INTEGER NOT NULL,
+    last_queued INTEGER NOT NULL,
+    alert       TEXT NOT NULL,
+    PRIMARY KEY (notifier, key)
+);
+CREATE TABLE notify_outbox (
+    id         INTEGER PRIMARY KEY,
+    notifier   TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('fire', 'resolve')),
+    alert      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    INTEGER NOT NULL,
+    sent_at    INTEGER,
+    failed_at  INTEGER,
+    last_error TEXT
+);
+CREATE INDEX notify_outbox_pending ON notify_outbox(notifier, sent_at, failed_at, next_at);
+"#;
+
+/// Repeated identical checks fold into one rollout event (and one audit row): how many,
+/// the last one's time, and the outcome that made them identical.
+const V8_FOLDED_TICKS: &str = r#"
+ALTER TABLE rollout_events ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE rollout_events ADD COLUMN last_at INTEGER;
+ALTER TABLE rollout_events ADD COLUMN outcome TEXT;
 "#;
 
 /// Brings the schema up to date; returns the version reached.

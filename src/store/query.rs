@@ -32,6 +32,32 @@ pub struct VersionRow {
     pub last_seen_ns: Option<i64>,
 }
 
+impl TraceRow {
+    /// A plain successful trace row (tests, fixtures); `key` orders it (newer rows
+    /// have larger keys).
+    pub fn bare(id: i64, key: i64) -> Self {
+        Self {
+            id: format!("{id:032x}"),
+            version: "v1".into(),
+            version_id: "x".into(),
+            name: "t".into(),
+            started_at: String::new(),
+            duration_ms: 1.0,
+            status: "ok",
+            refusal: false,
+            safety_events: 0,
+            tool_calls: 0,
+            tool_errors: 0,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+            source: "s".into(),
+            pk: key,
+            start_ns: key,
+        }
+    }
+}
+
 impl VersionRow {
     /// A version with a label and fingerprint id, nothing else known (tests, fixtures).
     pub fn bare(rowid: i64, label: &str, id: &str, traces: i64) -> Self {

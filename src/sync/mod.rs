@@ -383,7 +383,7 @@ impl Engine {
                 match page.more && repeats {
                     true => Err(PullError::Looping(format!(
                         "the source repeats its cursor ({}), which would loop",
-                        crate::tui::widgets::clip(&page.cursor, 80)
+                        crate::text::clip(&page.cursor, 80)
                     ))),
                     false => Ok(page),
                 }

@@ -280,6 +280,12 @@ pub enum Effect {
     },
     /// Stores review scores and a note; the driver answers with `Action::Reviewed`.
     Review(Box<ReviewWrite>),
+    /// Tells the operator outside the pane: the window title (OSC 2) and, once per
+    /// firing, the terminal bell.
+    Attention {
+        title: String,
+        bell: bool,
+    },
     Quit,
 }
 

@@ -150,6 +150,7 @@ fn run_effects(fx: &Fx, effects: Vec<Effect>) {
             Effect::Answer(yes) => fx.rollouts.answer(yes),
             Effect::Kill => fx.rollouts.kill(),
             Effect::Review(w) => fx.reviews.spawn(w),
+            Effect::Attention { title, bell } => terminal::attention(&title, bell),
             Effect::Quit => {} // `state.quit` ends the loop
         }
     }

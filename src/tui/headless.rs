@@ -143,7 +143,7 @@ impl Headless {
                 // Nothing runs in the background here to answer or kill.
                 Effect::Answer(_) | Effect::Kill => continue,
                 Effect::Review(w) => super::review::write(&self.ws, &w),
-                Effect::Quit => continue,
+                Effect::Attention { .. } | Effect::Quit => continue,
             };
             queue.extend(update::update(&mut self.state, reply));
         }

@@ -19,9 +19,9 @@ use crate::rollout::machine::State as Phase;
 use crate::rollout::ops::{self, Op};
 use crate::rollout::{rollback, store};
 use crate::runbook::exec::{Event, Mode, Operator};
-use crate::runbook::job::{self, Job};
-use crate::runbook::record;
-use crate::runbook::vars::{Inputs, Vars};
+use crate::runbook::job::Finished;
+use crate::runbook::vars::Vars;
+use crate::services::{self, procedure, procedure::Request};
 use crate::workspace::Workspace;
 
 /// How often the verification reads the signals after a rollback.
@@ -202,59 +202,68 @@ pub fn run_procedure(
     if ws.readonly {
         return Err("readonly: procedures change production".into());
     }
-    let p = ws
-        .config
-        .procedures
-        .iter()
-        .find(|p| p.name == run.name)
-        .ok_or_else(|| format!("no procedure named {:?}", run.name))?;
     let writer = crate::store::open_writer(&ws.db_path).map_err(|e| e.to_string())?;
     let conn = writer.connection();
-    let active = store::active(conn).map_err(|e| e.to_string())?;
-    let vars = match &active {
-        Some((_, r)) if r.previous.is_some() => rollback::vars(r)?,
-        _ if run.rollback => return Err("no rollout in flight to roll back".into()),
-        _ => Vars::new(),
-    };
-    let now = crate::clock::now_ns();
-    let tested = record::tested(conn, p, &ws.config.runbook, now).map_err(|e| e.to_string())?;
-    if run.rollback && !tested.is_tested() && !run.allow_untested {
-        return Err(format!("{} is {}: not run", p.name, tested.describe(now)));
-    }
-    let inputs = Inputs::new(vars).with_secrets(&p.secrets, |k| std::env::var(k).ok())?;
-    let actor = crate::audit::actor();
-    let mode = if run.rollback {
-        Mode::Run
-    } else {
-        Mode::Rehearsal
-    };
-    let job = Job {
-        procedure: p,
-        mode,
-        inputs: &inputs,
-        actor: &actor,
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let done = runtime.block_on(job::run(conn, &job, operator, stop, |e| emit(event(e))))?;
-    let summary = format!(
-        "{} {}: {} in {:.1} s",
-        p.name,
-        mode.as_str(),
-        done.outcome,
-        done.elapsed.as_secs_f64()
-    );
-    let (Some((id, mut r)), true, true) = (active, run.rollback, done.ok()) else {
+    let active = store::active(conn).map_err(|e| e.to_string())?;
+    let actor = crate::audit::actor();
+    if !run.rollback {
+        let p = procedure::find(&ws.config, run.name)?;
+        let vars = match &active {
+            Some((_, r)) if r.previous.is_some() => rollback::vars(r)?,
+            _ => Vars::new(),
+        };
+        let inputs = procedure::inputs(p, vars)?;
+        let req = Request {
+            procedure: p,
+            mode: Mode::Rehearsal,
+            inputs: &inputs,
+            actor: &actor,
+        };
+        let done = runtime.block_on(procedure::run(conn, req, operator, stop, |e| {
+            emit(event(e))
+        }))?;
+        let summary = summary(&p.name, Mode::Rehearsal, &done);
         return if done.ok() { Ok(summary) } else { Err(summary) };
-    };
-    rollback::finished(conn, id, &mut r, &actor, &p.name, done.run)?;
+    }
+    let (id, mut r) = active.ok_or("no rollout in flight to roll back")?;
+    let plan = ws
+        .config
+        .rollouts
+        .iter()
+        .find(|pl| pl.name == r.plan)
+        .ok_or_else(|| format!("no [[rollout]] plan named {:?} in the config", r.plan))?;
+    let now = crate::clock::now_ns();
+    let prepared = services::rollback::prepare(conn, &ws.config, &r, plan, now)?;
+    if !prepared.tested.is_tested() && !run.allow_untested {
+        let name = &prepared.procedure.name;
+        return Err(format!(
+            "{name} is {}: not run",
+            prepared.tested.describe(now)
+        ));
+    }
+    let name = prepared.procedure.name.clone();
+    let done = runtime.block_on(services::rollback::run(
+        conn,
+        id,
+        &mut r,
+        prepared,
+        &actor,
+        operator,
+        stop,
+        |e| emit(event(e)),
+    ))?;
+    let summary = summary(&name, Mode::Run, &done);
+    if !done.ok() {
+        return Err(summary);
+    }
     emit(ProcEvent::RolledBack(r.seconds_to_rollback()));
-    let plan = ws.config.rollouts.iter().find(|pl| pl.name == r.plan);
-    let Some(plan) = plan.filter(|pl| pl.verify.is_some()) else {
+    if plan.verify.is_none() {
         return Ok(summary);
-    };
+    }
     let check = rollback::verify(conn, id, &mut r, plan, &actor, VERIFY_POLL, |c| {
         emit(ProcEvent::Recovery {
             text: c.describe(),
@@ -269,6 +278,15 @@ pub fn run_procedure(
         Some(c) if !c.recovered() => Err(format!("{summary}; NOT recovered: {}", c.describe())),
         _ => Ok(format!("{summary}; the signals recovered{after}")),
     }
+}
+
+fn summary(name: &str, mode: Mode, done: &Finished) -> String {
+    format!(
+        "{name} {}: {} in {:.1} s",
+        mode.as_str(),
+        done.outcome,
+        done.elapsed.as_secs_f64()
+    )
 }
 
 fn event(e: Event) -> ProcEvent {

@@ -246,6 +246,8 @@ pub struct RolloutState {
     /// When the console last checked the live signals for this rollout.
     pub checked_ns: i64,
     pub run: Option<RunView>,
+    /// The firing the console rang the bell for (its `fired_ns`), so it rings once.
+    pub announced: Option<i64>,
 }
 
 impl RolloutState {

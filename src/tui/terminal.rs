@@ -44,6 +44,19 @@ pub fn restore() {
     let _ = disable_raw_mode();
 }
 
+/// Sets the window title (OSC 2) and rings the bell. The title carries trace data
+/// (labels, trigger names), so every control character goes first: no label can end
+/// the sequence and start another.
+pub fn attention(title: &str, bell: bool) {
+    use std::io::Write;
+    let mut out = stdout();
+    let _ = write!(out, "\x1b]2;{}\x07", crate::text::one_line(title));
+    if bell {
+        let _ = out.write_all(b"\x07");
+    }
+    let _ = out.flush();
+}
+
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

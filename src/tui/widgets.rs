@@ -78,31 +78,7 @@ pub fn spark(values: &[Option<f64>], max: f64) -> String {
         .collect()
 }
 
-/// `840ms`, `1.24s`, `2m05s`.
-pub fn millis(ms: f64) -> String {
-    if !ms.is_finite() {
-        "-".into()
-    } else if ms < 1000.0 {
-        format!("{ms:.0}ms")
-    } else if ms < 60_000.0 {
-        format!("{:.2}s", ms / 1000.0)
-    } else {
-        let s = (ms / 1000.0).round() as u64;
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
-}
-
-/// Dollars with enough digits for per-request amounts.
-pub fn dollars(x: f64) -> String {
-    // Per-request LLM costs are fractions of a cent: keep three significant digits.
-    if x >= 1.0 {
-        format!("${x:.2}")
-    } else if x >= 0.01 {
-        format!("${x:.4}")
-    } else {
-        format!("${x:.6}")
-    }
-}
+pub use crate::text::{dollars, millis};
 
 pub fn percent(x: f64) -> String {
     if x >= 0.1 || x == 0.0 {
@@ -125,33 +101,8 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// `42s`, `3m`, `5h`, `2d` between two instants (nanoseconds).
-pub fn age(then_ns: i64, now_ns: i64) -> String {
-    let s = (now_ns - then_ns).max(0) / 1_000_000_000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
-
-/// The first `n` characters, with `…` when cut.
-pub fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// Text on one line: newlines and tabs become spaces.
-pub fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
+pub use crate::clock::age;
+pub use crate::text::{clip, one_line};
 
 #[cfg(test)]
 mod tests {

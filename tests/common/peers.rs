@@ -1,23 +1,21 @@
-//! Real peers (Phoenix, Prometheus) for the tests that need them.
+//! Real peers (Phoenix, Prometheus, Alertmanager, promptfoo, tmux) for the tests that
+//! need them.
 //!
-//! `.ci/run` installs them (scripts/peers/install.sh) and sets
-//! `RELOPS_REQUIRE_PEERS=1`, which turns a missing peer into a failure; elsewhere
-//! those tests skip with a loud message.
+//! `scripts/peers/install.sh` installs them. A missing peer fails its test; a run with
+//! `RELOPS_ALLOW_SKIP=1` compiles those tests as ignored instead (see `build.rs`), so
+//! each skip shows in `cargo test`'s summary.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Whether a test that needs `peer` can run; panics in CI when it cannot.
-pub fn available(peer: &str, present: bool) -> bool {
-    if present {
-        return true;
-    }
-    let why = format!("{peer} is not installed (run scripts/peers/install.sh)");
-    if std::env::var("RELOPS_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("RELOPS_REQUIRE_PEERS=1 but {why}");
-    }
-    eprintln!("\n*** SKIPPED: {why} ***\n");
-    false
+/// Fails the test when `peer` is missing: the skip is decided at build time
+/// (`RELOPS_ALLOW_SKIP=1` marks the test ignored), never silently here.
+pub fn require(peer: &str, present: bool) {
+    assert!(
+        present,
+        "{peer} is not installed: run scripts/peers/install.sh, or RELOPS_ALLOW_SKIP=1 cargo test \
+         to mark the tests that need it ignored"
+    );
 }
 
 fn peers_dir() -> PathBuf {
@@ -35,12 +33,10 @@ pub struct Phoenix {
 }
 
 impl Phoenix {
-    /// Starts Phoenix on a free loopback port, or `None` (skipped) when absent.
-    pub fn start() -> Option<Self> {
+    /// Starts Phoenix on a free loopback port.
+    pub fn start() -> Self {
         let venv = peers_dir().join("phoenix-venv");
-        if !available("Arize Phoenix", venv.join("bin/phoenix").exists()) {
-            return None;
-        }
+        require("Arize Phoenix", venv.join("bin/phoenix").exists());
         let workdir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let out = Command::new(repo().join("scripts/peers/start-phoenix.sh"))
@@ -54,7 +50,7 @@ impl Phoenix {
             String::from_utf8_lossy(&out.stderr)
         );
         let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Some(Self { url, workdir })
+        Self { url, workdir }
     }
 
     /// Sends the traces in `spans` (the feeder's JSON format) into `project` through
@@ -99,4 +95,70 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// A real Alertmanager (Debian's package) of this test's own on loopback, with one
+/// webhook receiver; stopped when dropped.
+pub struct Alertmanager {
+    pub url: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    /// Starts Alertmanager routing every alert at once to `webhook` (grouping and
+    /// repeats kept short for a test).
+    pub fn start(webhook: &str) -> Self {
+        let bin = Path::new("/usr/bin/prometheus-alertmanager");
+        require("Alertmanager", bin.exists());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "route:\n  receiver: sink\n  group_by: ['alertname', 'rollout', 'trigger', 'signal']\n  \
+                 group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+                 receivers:\n  - name: sink\n    webhook_configs:\n      - url: {webhook}\n        send_resolved: true\n"
+            ),
+        )
+        .expect("write the config");
+        let port = free_port();
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("alertmanager starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let ready = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            reqwest::blocking::get(format!("{url}/-/ready")).is_ok_and(|r| r.status().is_success())
+        });
+        assert!(ready, "Alertmanager did not become ready on {url}");
+        Self {
+            url,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// The alerts Alertmanager holds now (`GET /api/v2/alerts`).
+    pub fn alerts(&self) -> serde_json::Value {
+        reqwest::blocking::get(format!("{}/api/v2/alerts", self.url))
+            .and_then(|r| r.json())
+            .expect("Alertmanager lists its alerts")
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -27,9 +27,24 @@ pub struct Request {
     /// Path and query, e.g. `/v1/projects/p/spans?limit=5&cursor=c2`.
     pub target: String,
     pub headers: Vec<(String, String)>,
+    /// The body, as long as `Content-Length` says.
+    pub body: Vec<u8>,
 }
 
 impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (panics on anything else: a sink test wants JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
     /// A query parameter's raw value.
     pub fn param(&self, name: &str) -> Option<String> {
         let query = self.target.split_once('?')?.1;
@@ -49,7 +64,12 @@ pub struct Scripted {
 impl Scripted {
     /// Serves `script` on a free loopback port.
     pub fn start(script: impl Fn(&Request) -> Reply + Send + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Self::start_at(0, script)
+    }
+
+    /// As [`Scripted::start`] on a given port (0: any free one).
+    pub fn start_at(port: u16, script: impl Fn(&Request) -> Reply + Send + 'static) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind loopback");
         let addr = format!("http://{}", listener.local_addr().expect("addr"));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&requests);
@@ -71,6 +91,15 @@ impl Scripted {
     pub fn count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
+
+    /// The requests so far whose path starts with `prefix`.
+    pub fn seen(&self, prefix: &str) -> Vec<Request> {
+        let all = self.requests.lock().unwrap();
+        all.iter()
+            .filter(|r| r.target.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
 }
 
 fn read_request(stream: &TcpStream, n: usize) -> Option<Request> {
@@ -88,7 +117,19 @@ fn read_request(stream: &TcpStream, n: usize) -> Option<Request> {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    Some(Request { n, target, headers })
+    let len = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    std::io::Read::read_exact(&mut reader, &mut body).ok()?;
+    Some(Request {
+        n,
+        target,
+        headers,
+        body,
+    })
 }
 
 fn answer(mut stream: TcpStream, reply: Reply) {

@@ -19,6 +19,8 @@ pub struct RolloutView {
     pub procedures: Vec<ProcedureRow>,
     /// Newest first.
     pub events: Vec<EventRow>,
+    /// The workspace's guard, when one has run: while alive, it does the checks.
+    pub guard: Option<crate::guard::Heartbeat>,
 }
 
 impl RolloutView {
@@ -26,6 +28,11 @@ impl RolloutView {
     pub fn rollback(&self) -> Option<&ProcedureRow> {
         let name = self.plan.rollback_procedure.as_deref()?;
         self.procedures.iter().find(|p| p.name == name)
+    }
+
+    /// A live guard checks this rollout; the console shows its results.
+    pub fn guarded(&self) -> bool {
+        self.guard.as_ref().is_some_and(|g| g.alive)
     }
 
     /// Still in flight: running, triggered or held.
@@ -50,6 +57,9 @@ pub struct EventRow {
     pub actor: String,
     pub kind: String,
     pub item: Option<String>,
+    /// Identical checks folded into this one, and the last one's time.
+    pub repeats: i64,
+    pub last_ns: i64,
 }
 
 /// The newest rollout as the pane shows it; `None` when there is none or its plan is
@@ -89,6 +99,7 @@ pub fn load(
     Ok(Some(RolloutView {
         id,
         events: events(conn, id)?,
+        guard: crate::guard::heartbeat(conn, config)?,
         rollout,
         plan,
         procedures,
@@ -97,8 +108,8 @@ pub fn load(
 
 fn events(conn: &Connection, id: i64) -> rusqlite::Result<Vec<EventRow>> {
     conn.prepare(
-        "SELECT at, actor, kind, item FROM rollout_events WHERE rollout_id = ?1
-         ORDER BY id DESC LIMIT ?2",
+        "SELECT at, actor, kind, item, repeats, COALESCE(last_at, at) FROM rollout_events
+         WHERE rollout_id = ?1 ORDER BY id DESC LIMIT ?2",
     )?
     .query_map(params![id, EVENTS as i64], |r| {
         Ok(EventRow {
@@ -106,6 +117,8 @@ fn events(conn: &Connection, id: i64) -> rusqlite::Result<Vec<EventRow>> {
             actor: r.get(1)?,
             kind: r.get(2)?,
             item: r.get(3)?,
+            repeats: r.get(4)?,
+            last_ns: r.get(5)?,
         })
     })?
     .collect()

@@ -25,7 +25,36 @@ pub(super) fn loaded(s: &mut State, view: Option<Box<RolloutView>>) -> Vec<Effec
     let items = view.as_ref().map_or(0, |v| stage_items(v).len());
     s.rollout.cursor = s.rollout.cursor.min(items.saturating_sub(1));
     s.rollout.view = Some(view);
-    Vec::new()
+    attention(s).into_iter().collect()
+}
+
+/// A trigger that fired since the console last looked rings the bell once and puts
+/// itself in the window title; the title goes back when the rollout leaves Triggered.
+fn attention(s: &mut State) -> Option<Effect> {
+    let firing = s
+        .rollout
+        .current()
+        .filter(|v| v.rollout.state == crate::rollout::State::Triggered)
+        .map(|v| {
+            let trigger = v.rollout.fired.as_deref().unwrap_or("");
+            let name = trigger.split(':').next().unwrap_or(trigger);
+            let title = format!("relops ⚠ TRIGGERED {} {name}", v.rollout.release);
+            (v.rollout.fired_ns.unwrap_or(0), title)
+        });
+    match firing {
+        Some((at, title)) if s.rollout.announced != Some(at) => {
+            s.rollout.announced = Some(at);
+            Some(Effect::Attention { title, bell: true })
+        }
+        None if s.rollout.announced.is_some() => {
+            s.rollout.announced = None;
+            Some(Effect::Attention {
+                title: "relops".into(),
+                bell: false,
+            })
+        }
+        _ => None,
+    }
 }
 
 fn stage_items(v: &RolloutView) -> &[crate::rollout::plan::Item] {
@@ -40,6 +69,11 @@ pub(super) fn clock(s: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let due = s.now_ns - s.rollout.checked_ns >= v.plan.check_every.as_nanos();
+    if v.guarded() && due && v.active() {
+        // The guard checks (and records); the console reads what it found.
+        s.rollout.checked_ns = s.now_ns;
+        return vec![request(s)];
+    }
     if s.readonly || s.rollout.busy || !v.active() || !due {
         return Vec::new();
     }
@@ -380,6 +414,7 @@ mod tests {
                 },
             }],
             events: Vec::new(),
+            guard: None,
         };
         let _ = update(
             &mut s,
@@ -394,6 +429,47 @@ mod tests {
             let _ = update(s, Action::Insert(c));
         }
         update(s, Action::Submit)
+    }
+
+    #[test]
+    fn a_firing_rings_the_bell_once_and_titles_the_window_until_it_clears() {
+        let mut s = with_rollout(true, true);
+        assert!(
+            s.rollout.announced.is_some(),
+            "the load that saw it fire announced it"
+        );
+        let view = s.rollout.current().unwrap().clone();
+        let again = update(
+            &mut s,
+            Action::Loaded(Loaded::Rollout(Some(Box::new(view.clone())))),
+        );
+        assert!(again.is_empty(), "the same firing rings once: {again:?}");
+
+        let mut fresh = with_rollout(true, false);
+        let fx = update(
+            &mut fresh,
+            Action::Loaded(Loaded::Rollout(Some(Box::new(view.clone())))),
+        );
+        assert_eq!(
+            fx,
+            [Effect::Attention {
+                title: "relops ⚠ TRIGGERED v3 refusal spike".into(),
+                bell: true
+            }]
+        );
+        let mut calm = view;
+        calm.rollout.state = crate::rollout::State::RolledBack;
+        let fx = update(
+            &mut fresh,
+            Action::Loaded(Loaded::Rollout(Some(Box::new(calm)))),
+        );
+        assert_eq!(
+            fx,
+            [Effect::Attention {
+                title: "relops".into(),
+                bell: false
+            }]
+        );
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn empty(s: &State, f: &mut Frame, area: Rect) {
 
 fn title(v: &RolloutView) -> Line<'static> {
     let r = &v.rollout;
-    let state = phase_word(r.state);
+    let state = r.state.word();
     let style = match r.state {
         Phase::Triggered => Style::new()
             .fg(Color::White)
@@ -125,20 +125,13 @@ fn title(v: &RolloutView) -> Line<'static> {
     ])
 }
 
-/// `RUNNING`, `ROLLED BACK`...
-pub fn phase_word(p: Phase) -> String {
-    let name = serde_json::to_value(p).ok();
-    let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
-    name.replace('-', " ").to_uppercase()
-}
-
 /// The loud line a fired trigger puts on top (and, shorter, on every pane's status line).
 fn trigger_banner(s: &State, v: &RolloutView) -> Line<'static> {
     let style = Style::new()
         .fg(Color::White)
         .bg(Color::Red)
         .add_modifier(Modifier::BOLD);
-    let fired = v.rollout.fired.clone().unwrap_or_default();
+    let fired = live_trigger(s, v);
     let offer = match (v.rollback(), s.readonly) {
         (_, true) => "readonly: roll back from a writable console".to_string(),
         (Some(p), false) => format!(
@@ -150,6 +143,30 @@ fn trigger_banner(s: &State, v: &RolloutView) -> Line<'static> {
         (None, false) => "no rollback procedure configured".into(),
     };
     Line::styled(format!(" TRIGGERED {fired} · {offer} "), style)
+}
+
+/// The fired trigger with the same live numbers as its row: `refusal spike:
+/// refusal_rate 0.0940 over 0.06 (n 382), fired 12m ago`.
+fn live_trigger(s: &State, v: &RolloutView) -> String {
+    let r = &v.rollout;
+    let fired = r.fired.clone().unwrap_or_default();
+    let name = fired.split(':').next().unwrap_or_default();
+    let Some(t) = stage(v).triggers.iter().find(|t| t.name == name) else {
+        return fired;
+    };
+    let reading = r.last.signals.get(&t.signal);
+    let now = match reading.and_then(|x| x.value) {
+        Some(value) => format!("{value:.4}"),
+        None => "no reading".into(),
+    };
+    let limit = t
+        .above
+        .map_or("a drift FAIL".to_string(), |a| format!("over {a}"));
+    let n = reading.map_or(String::new(), |x| format!(" (n {})", x.n));
+    let ago = r.fired_ns.map_or(String::new(), |at| {
+        format!(", fired {} ago", widgets::age(at, s.now_ns))
+    });
+    format!("{name}: {} {now} {limit}{n}{ago}", t.signal)
 }
 
 /// `● canary 5% ━━ ○ all traffic 100%`: done, current and to come.
@@ -194,10 +211,25 @@ fn window_line(s: &State, v: &RolloutView, f: &mut Frame, area: Rect) {
         0 => "not checked yet".to_string(),
         at => format!("checked {} ago", widgets::age(at, s.now_ns)),
     };
+    let checked = match &v.guard {
+        Some(g) if g.alive => format!(
+            "{checked} by {} (heartbeat {} ago)",
+            g.holder,
+            widgets::age(g.at_ns, crate::clock::wall_ns())
+        ),
+        _ => checked,
+    };
+    // A stopped window says since when and by whom, not "0s left".
+    let window = match (&v.rollout.state, &v.rollout.held, v.rollout.fired_ns) {
+        (Phase::Triggered, _, Some(at)) => format!("triggered {} ago", widgets::age(at, s.now_ns)),
+        (Phase::Held, Some((who, at)), _) => {
+            format!("held by {who} {} ago", widgets::age(*at, s.now_ns))
+        }
+        (Phase::Held, None, _) => "held".to_string(),
+        _ => format!("window {} left of {}", clock(left), st.window),
+    };
     let label = format!(
-        "window {} left of {} · approvals {}/{} · {checked} (every {})",
-        clock(left),
-        st.window,
+        "{window} · approvals {}/{} · {checked} (every {})",
         v.rollout.approvals.len(),
         st.approvals,
         v.plan.check_every
@@ -216,7 +248,7 @@ fn over_line(s: &State, v: &RolloutView) -> Line<'static> {
     let r = &v.rollout;
     let mut parts = vec![format!(
         "the rollout is over: {}",
-        phase_word(r.state).to_lowercase()
+        r.state.word().to_lowercase()
     )];
     if let Some(at) = r.rolled_back_ns {
         parts.push(format!("{} ago", widgets::age(at, s.now_ns)));
@@ -445,8 +477,15 @@ fn events(s: &State, v: &RolloutView) -> Vec<Line<'static>> {
             .item
             .as_deref()
             .map_or(String::new(), |i| format!(" {i:?}"));
+        let folded = match e.repeats {
+            n if n > 1 => format!(
+                " ×{n} (same outcome; last {} ago)",
+                widgets::age(e.last_ns, s.now_ns)
+            ),
+            _ => String::new(),
+        };
         lines.push(Line::raw(format!(
-            "{:>4} ago  {}{item} · {}",
+            "{:>4} ago  {}{item}{folded} · {}",
             widgets::age(e.at_ns, s.now_ns),
             e.kind,
             e.actor
@@ -492,7 +531,7 @@ pub fn status_banner(s: &State) -> Option<Span<'static>> {
         .fg(Color::White)
         .bg(Color::Red)
         .add_modifier(Modifier::BOLD);
-    let fired = v.rollout.fired.clone().unwrap_or_default();
+    let fired = live_trigger(s, v);
     Some(Span::styled(
         format!(" TRIGGERED {} · {fired} · 8 Rollout ", v.rollout.release),
         style,
