@@ -86,14 +86,66 @@ def min_sample(p, delta, alpha=0.05, power=0.8):
     return int(np.ceil(num**2 / delta**2))
 
 
+def fieller_interval(x, y, z=stats.norm.ppf(0.975)):
+    """Fieller's 95 % interval for mean(x) / mean(y), independent samples."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    mc, mb = x.mean(), y.mean()
+    vc, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    a = mb**2 - z**2 * vb
+    if a <= 0:
+        return None
+    root = z * np.sqrt(vc * a + vb * mc**2)
+    return float((mc * mb - root) / a), float((mc * mb + root) / a)
+
+
+def fieller_p_above(x, y, limit):
+    """One-sided p of 'mean(x) / mean(y) <= limit': the z-test of mean(x) - limit*mean(y)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    se = np.sqrt(x.var(ddof=1) / len(x) + limit**2 * y.var(ddof=1) / len(y))
+    return float(stats.norm.sf((x.mean() - limit * y.mean()) / se))
+
+
+def wilson_real(p, n, z=stats.norm.ppf(0.975)):
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n * n)) / (1 + z**2 / n)
+    return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def min_n_ok(p, margin):
+    """Fewest n per arm whose Newcombe interval for no change (p vs p) lies below the margin."""
+    def upper(n):
+        lo, hi = wilson_real(p, n)
+        return np.hypot(hi - p, p - lo)
+    lo, hi = 1, 1 << 40
+    if upper(hi) >= margin:
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if upper(mid) < margin:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 min_samples = [{"p": p, "delta": d, "n": min_sample(p, d)} for p, d in [(0.02, 0.01), (0.005, 0.01), (0.10, 0.02)]]
 normal = [{"x": x, "cdf": stats.norm.cdf(x)} for x in [-3.5, -1.0, 0.0, 0.3, 1.96, 4.0]]
 ppf = [{"p": p, "x": stats.norm.ppf(p)} for p in [0.001, 0.025, 0.3, 0.5, 0.8, 0.975, 0.9999]]
 quantiles = [{"q": q, "value": float(np.quantile(samples["lat_a"], q))} for q in [0.0, 0.5, 0.95, 0.99, 1.0]]
 
+fieller = []
+for a, b, limit in [("lat_b", "lat_a", 1.2), ("len_shift", "len_base", 1.1), ("len_same", "len_base", 1.0)]:
+    lo, hi = fieller_interval(samples[a], samples[b])
+    fieller.append({"x": a, "y": b, "low": lo, "high": hi, "limit": limit,
+                    "p_above": fieller_p_above(samples[a], samples[b], limit)})
+
+min_n_oks = [{"p": p, "margin": m, "n": min_n_ok(p, m)}
+             for p, m in [(0.02, 0.01), (0.0, 0.01), (0.05, 0.02), (0.3, 0.05)]]
+
 OUT.write_text(json.dumps({
     "samples": samples, "wilson": wilson, "newcombe": newcombe, "fisher": fisher, "ztest": ztest,
     "mann_whitney": mwu, "psi": psis, "holm": holm, "min_sample": min_samples,
     "normal_cdf": normal, "normal_ppf": ppf, "quantile": quantiles,
+    "fieller": fieller, "min_n_ok": min_n_oks,
 }, indent=1) + "\n")
 print(f"wrote {OUT}")
