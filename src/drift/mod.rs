@@ -775,9 +775,218 @@ fn drill(label: &str, terms: &str) -> String {
     }
 }
 
+/// A `[drift]` setting out of range: the dotted key (`drift.alpha`,
+/// `drift.signal.refusal_rate.margin`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub key: String,
+    pub message: String,
+}
+
+/// Resamples a `[drift]` config may ask for: fewer leave the bootstrap's Monte Carlo
+/// error larger than its interval is worth; more cost time without changing a verdict
+/// (the bootstrap grows on its own, up to [`judge::MAX_RESAMPLES`], where it must).
+pub const RESAMPLES: std::ops::RangeInclusive<usize> = 100..=100_000;
+
+/// Checks the ranges of `[drift]`: alpha and power in (0, 1), resamples in
+/// [`RESAMPLES`], buckets 1..=10 000, and per signal margins, ratios and PSI bands that
+/// can be met (margins ≥ 0, ratios ≥ 1, 0 ≤ psi_warn ≤ psi_fail).
+pub fn check_config(d: &Drift) -> Result<(), ConfigProblem> {
+    let problem = |key: &str, message: String| ConfigProblem {
+        key: format!("drift.{key}"),
+        message,
+    };
+    let open_unit = |v: f64| v > 0.0 && v < 1.0;
+    if !open_unit(d.alpha) {
+        return Err(problem(
+            "alpha",
+            format!("must lie between 0 and 1 (e.g. 0.05), not {}", d.alpha),
+        ));
+    }
+    if !open_unit(d.power) {
+        return Err(problem(
+            "power",
+            format!("must lie between 0 and 1 (e.g. 0.8), not {}", d.power),
+        ));
+    }
+    if !RESAMPLES.contains(&d.resamples) {
+        return Err(problem(
+            "resamples",
+            format!(
+                "must be between {} and {} (e.g. 1000), not {}",
+                RESAMPLES.start(),
+                RESAMPLES.end(),
+                d.resamples
+            ),
+        ));
+    }
+    if !(1..=10_000).contains(&d.buckets) {
+        return Err(problem(
+            "buckets",
+            format!("must be between 1 and 10000, not {}", d.buckets),
+        ));
+    }
+    for (name, s) in &d.signal {
+        let key = |field: &str| format!("signal.{name}.{field}");
+        let finite_at_least =
+            |v: Option<f64>, min: f64| v.is_none_or(|v| v.is_finite() && v >= min);
+        if !finite_at_least(s.margin, 0.0) || s.margin.is_some_and(|m| m > 1.0) {
+            return Err(problem(
+                &key("margin"),
+                format!(
+                    "a rate's margin lies between 0 and 1 (0.01 = one percentage point), not {}",
+                    s.margin.unwrap_or_default()
+                ),
+            ));
+        }
+        if !finite_at_least(s.ratio, 1.0) {
+            return Err(problem(
+                &key("ratio"),
+                format!(
+                    "must be at least 1 (1.2 allows a 20 % change), not {}",
+                    s.ratio.unwrap_or_default()
+                ),
+            ));
+        }
+        for (field, v) in [("psi_warn", s.psi_warn), ("psi_fail", s.psi_fail)] {
+            if !finite_at_least(v, 0.0) {
+                return Err(problem(
+                    &key(field),
+                    format!("must be 0 or more, not {}", v.unwrap_or_default()),
+                ));
+            }
+        }
+        let warn = s.psi_warn.unwrap_or(0.0);
+        let fail = s.psi_fail.unwrap_or(catalogue::PSI_FAIL);
+        if s.psi_warn.is_some() && warn > fail {
+            return Err(problem(
+                &key("psi_warn"),
+                format!("{warn} lies above psi_fail ({fail}): the warn band must come first"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the absolute floor beside latency ratios (`[drift] min_delta_ms`).
+pub fn check_min_delta_ms(v: f64) -> Result<(), ConfigProblem> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigProblem {
+            key: "drift.min_delta_ms".into(),
+            message: format!("must be 0 or more milliseconds (e.g. 1), not {v}"),
+        })
+    }
+}
+
+/// [`check_config`] as a config error naming the file, the line and column of the key
+/// (its table's line when the key cannot be found) and the key.
+pub fn validate_config(
+    d: &Drift,
+    text: &str,
+    path: &std::path::Path,
+) -> Result<(), crate::config::ConfigError> {
+    check_config(d).map_err(|p| {
+        let (line, column) = locate(text, &p.key);
+        crate::config::ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            key: p.key,
+            message: p.message,
+        }
+    })
+}
+
+/// 1-based line and column of a dotted `[drift]` key in config text: the key's line
+/// inside its table (`[drift]`, `[drift.signal.NAME]`, `[drift.signal."NAME"]`), else
+/// the table's header, else the first line.
+fn locate(text: &str, key: &str) -> (usize, usize) {
+    let (table, leaf) = key.rsplit_once('.').unwrap_or(("drift", key));
+    let headers: Vec<String> = match table.strip_prefix("drift.signal.") {
+        Some(name) => vec![
+            format!("[drift.signal.{name}]"),
+            format!("[drift.signal.\"{name}\"]"),
+        ],
+        None => vec![format!("[{table}]")],
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| headers.iter().any(|h| l.trim() == h.as_str()));
+    let Some(h) = header else {
+        return (1, 1);
+    };
+    let is_key = |l: &str| {
+        l.trim_start()
+            .strip_prefix(leaf)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    for (i, l) in lines.iter().enumerate().skip(h + 1) {
+        if l.trim_start().starts_with('[') {
+            break;
+        }
+        if is_key(l) {
+            let column = l.len() - l.trim_start().len() + 1;
+            return (i + 1, column);
+        }
+    }
+    (h + 1, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn problem(text: &str) -> Option<(String, usize, usize, String)> {
+        let config: crate::config::Config = toml::from_str(text).unwrap();
+        match validate_config(&config.drift, text, std::path::Path::new("relops.toml")) {
+            Ok(()) => None,
+            Err(crate::config::ConfigError::Invalid {
+                key,
+                line,
+                column,
+                message,
+                ..
+            }) => Some((key, line, column, message)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn drift_settings_out_of_range_name_their_key_and_line() {
+        assert_eq!(problem("[drift]\nalpha = 0.01\nresamples = 2000\n"), None);
+        for (text, key, line) in [
+            ("[drift]\nalpha = 2\n", "drift.alpha", 2),
+            ("[drift]\nwindow = \"1d\"\nalpha = -1\n", "drift.alpha", 3),
+            ("[drift]\n\n  power = 5\n", "drift.power", 3),
+            ("[drift]\nresamples = 100000000\n", "drift.resamples", 2),
+            ("[drift]\nresamples = 10\n", "drift.resamples", 2),
+            (
+                "[drift]\nalpha = 0.05\n\n[drift.signal.refusal_rate]\nmargin = -0.01\n",
+                "drift.signal.refusal_rate.margin",
+                5,
+            ),
+            (
+                "[drift.signal.\"tool_error_rate.refund\"]\nratio = 0.5\n",
+                "drift.signal.tool_error_rate.refund.ratio",
+                2,
+            ),
+            (
+                "[drift.signal.output_length]\npsi_warn = 0.3\npsi_fail = 0.2\n",
+                "drift.signal.output_length.psi_warn",
+                2,
+            ),
+        ] {
+            let (k, l, _, message) = problem(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!((k.as_str(), l), (key, line), "{text}: {message}");
+        }
+        let (_, _, column, message) = problem("[drift]\n  power = 5\n").unwrap();
+        assert_eq!(column, 3);
+        assert!(message.contains("between 0 and 1"), "{message}");
+        assert!(check_min_delta_ms(-0.5).is_err() && check_min_delta_ms(0.0).is_ok());
+    }
 
     #[test]
     fn every_number_printed_is_finite() {
