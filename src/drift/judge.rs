@@ -183,6 +183,10 @@ pub const DEFAULT_MIN_DELTA_MS: f64 = 1.0;
 /// Carlo error of the limit.
 pub const MAX_RESAMPLES: usize = 100_000;
 
+/// The largest Holm family the p-value's precision plans for: a failing quantile's
+/// bootstrap p-value is refined until it clears alpha / this (or reaches the cap).
+pub const HOLM_FAMILY_MAX: usize = 32;
+
 /// How many Monte Carlo standard errors the limit's bootstrap tail share must clear
 /// 2.5 % (97.5 %) by for the verdict to stand whatever the seed.
 const MC_CLEARANCE: f64 = 3.0;
@@ -356,8 +360,9 @@ pub struct SampleRule<'a> {
 ///
 /// Quantiles: the percentile bootstrap on the full arms (`stats::bootstrap_quantile_ratio`),
 /// grown from the configured resamples up to [`MAX_RESAMPLES`] while an interval end
-/// lies within a few Monte Carlo errors of the limit; still there, the verdict is
-/// inconclusive rather than a coin the seed tosses. Means: Fieller's interval, exact and
+/// lies within a few Monte Carlo errors of the limit (still there, the verdict is
+/// inconclusive rather than a coin the seed tosses), and while a failure's p-value is
+/// too coarse to say whether it survives Holm. Means: Fieller's interval, exact and
 /// seed-free. `cand` and `base` should be sorted (they are sorted here if not);
 /// `pairwise` (given both arms sorted) is asked for only when both arms are judged.
 pub fn sample(
@@ -483,14 +488,24 @@ pub fn sample(
                 let boot = stats::bootstrap_quantile_ratio(&cand, &base, q, resamples, lv.seed);
                 let iv = boot.interval;
                 let unsure = boot.limit_within_mc_error(limit, MC_CLEARANCE);
-                if unsure && resamples < cap {
-                    resamples = (resamples * 4).min(cap);
-                    continue;
-                }
                 let p = match worse {
                     Worse::Higher => boot.p_above(limit),
                     Worse::Lower => boot.p_below(limit),
                 };
+                // A failure stands only if it survives Holm, whose threshold lies between
+                // alpha / HOLM_FAMILY_MAX and alpha: grow until the p-value is known to
+                // be on one side of that band, or is pinned within it.
+                let failing = match worse {
+                    Worse::Higher => iv.low > limit,
+                    Worse::Lower => iv.high < limit,
+                };
+                let band = MC_CLEARANCE * boot.p_mc_error(p).max(1.0 / boot.resamples() as f64);
+                let p_unsure =
+                    failing && p - band < lv.alpha && p + band > lv.alpha / HOLM_FAMILY_MAX as f64;
+                if (unsure || p_unsure) && resamples < cap {
+                    resamples = (resamples * 4).min(cap);
+                    continue;
+                }
                 j.method = Some("bootstrap");
                 j.resamples = Some(boot.resamples());
                 j.monte_carlo = Some(MonteCarlo {
