@@ -238,3 +238,290 @@ fn pulled_series_are_judged_too() {
     assert_eq!(series["verdict"], "fail", "{series}");
     assert_eq!(series["n_candidate"], 300);
 }
+
+// ---------------------------------------------------------------------------------------
+// Whole verdicts against the reference: `scripts/drift_reference.py` drew arms with known
+// properties (a clear regression, identical arms, 0 vs 0, a workflow without retrieval,
+// tiny arms) and wrote scipy's, statsmodels' and numpy's figures and the verdicts the
+// rules give them to `tests/fixtures/drift_verdicts.json`.
+// ---------------------------------------------------------------------------------------
+
+use relops::drift::arms::ArmData;
+use relops::drift::catalogue::{Rate, Sample};
+use relops::drift::{self as drift_lib, Judged, judge::Levels};
+
+fn verdict_fixture() -> &'static Value {
+    static FX: OnceLock<Value> = OnceLock::new();
+    FX.get_or_init(|| {
+        let text = std::fs::read_to_string(common::fixture("drift_verdicts.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    })
+}
+
+fn arm_data(v: &Value) -> ArmData {
+    let counts = |v: &Value| (v[0].as_u64().unwrap(), v[1].as_u64().unwrap());
+    let mut a = ArmData {
+        requests: v["requests"].as_u64().unwrap(),
+        ..ArmData::default()
+    };
+    for (key, rate) in [
+        ("refusal", Rate::Refusal),
+        ("safety", Rate::Safety),
+        ("tool_error", Rate::ToolError),
+        ("retrieval_empty", Rate::RetrievalEmpty),
+    ] {
+        a.rates.insert(rate, counts(&v["rates"][key]));
+    }
+    for (key, sample) in [
+        ("latency", Sample::Latency),
+        ("cost", Sample::Cost),
+        ("tokens_in", Sample::TokensIn),
+        ("tokens_out", Sample::TokensOut),
+        ("output_chars", Sample::OutputChars),
+        ("retrieval_score", Sample::RetrievalScore),
+        ("llm", Sample::SpanLatency("llm")),
+        ("tool", Sample::SpanLatency("tool")),
+        ("retriever", Sample::SpanLatency("retriever")),
+    ] {
+        let values = v["samples"][key].as_array().unwrap();
+        a.samples
+            .insert(sample, values.iter().map(|x| x.as_f64().unwrap()).collect());
+    }
+    for (tool, c) in v["tools"].as_object().unwrap() {
+        a.tools.insert(tool.clone(), counts(c));
+    }
+    a.sort();
+    a
+}
+
+fn cases() -> Vec<(String, ArmData, ArmData, &'static Value)> {
+    verdict_fixture()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                arm_data(&c["candidate"]),
+                arm_data(&c["baseline"]),
+                &c["expected"],
+            )
+        })
+        .collect()
+}
+
+fn judged(cand: &ArmData, base: &ArmData, seed: u64, resamples: usize) -> Judged {
+    let config = relops::config::Drift {
+        seed,
+        resamples,
+        ..Default::default()
+    };
+    let levels = Levels {
+        seed,
+        resamples,
+        ..drift_lib::levels(&config)
+    };
+    drift_lib::judge_arms_with(&config, levels, cand, base)
+}
+
+/// "same_as:<name>", "not_applicable" or "" as the fixture writes it.
+fn exclusion(s: &drift_lib::SignalReport) -> String {
+    match &s.judgement.excluded {
+        Some(e) if e.why == "same_as" => format!("same_as:{}", e.same_as.as_deref().unwrap()),
+        Some(e) => e.why.to_string(),
+        None => String::new(),
+    }
+}
+
+fn verdicts_of(j: &Judged) -> Vec<(String, String, String)> {
+    j.signals
+        .iter()
+        .map(|s| {
+            let v = serde_json::to_value(s.judgement.verdict).unwrap();
+            (
+                s.name.clone(),
+                v.as_str().unwrap().to_string(),
+                exclusion(s),
+            )
+        })
+        .collect()
+}
+
+fn expected_verdicts(e: &Value) -> Vec<(String, String, String)> {
+    e["signals"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, j)| {
+            (
+                name.clone(),
+                j["verdict"].as_str().unwrap().to_string(),
+                j["excluded"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn verdicts_match_the_reference_on_data_with_known_properties() {
+    for (name, cand, base, expected) in cases() {
+        let j = judged(&cand, &base, 7, 1000);
+        let got = serde_json::to_value(j.verdict).unwrap();
+        assert_eq!(got, expected["verdict"], "{name}: overall");
+        let summary = serde_json::to_value(&j.summary).unwrap();
+        assert_eq!(summary, expected["summary"], "{name}: summary");
+        let mut want = expected_verdicts(expected);
+        let mut have = verdicts_of(&j);
+        want.sort();
+        have.sort();
+        assert_eq!(have, want, "{name}: per-signal verdicts");
+    }
+    // What the cases are for, in words.
+    let by_name = |case: &str, signal: &str| {
+        let (_, c, b, _) = cases().into_iter().find(|c| c.0 == case).unwrap();
+        let j = judged(&c, &b, 7, 1000);
+        j.signals.into_iter().find(|s| s.name == signal).unwrap()
+    };
+    let p95 = by_name("regression", "latency_p95");
+    assert_eq!(
+        p95.judgement.verdict,
+        drift_lib::Verdict::Fail,
+        "{}",
+        p95.judgement.reason
+    );
+    let safety = by_name("regression", "safety_event_rate");
+    assert!(safety.judgement.reason.starts_with("same as refusal rate"));
+    assert_eq!(safety.fmt_p(), "same");
+    let cost = by_name("zero_vs_zero", "cost_per_request");
+    assert!(
+        cost.judgement.reason.starts_with("not applicable"),
+        "{}",
+        cost.judgement.reason
+    );
+    assert_eq!(cost.fmt_interval(), "not applicable");
+    let retrieval = by_name("no_retrieval", "retrieval_latency_p95");
+    assert_eq!(
+        retrieval.judgement.reason,
+        "not applicable: no retrieval spans in either arm"
+    );
+}
+
+fn close(what: &str, actual: Option<f64>, expected: &Value, tol: f64) {
+    let Some(e) = expected.as_f64() else {
+        assert!(actual.is_none(), "{what}: {actual:?}, reference has none");
+        return;
+    };
+    let a = actual.unwrap_or_else(|| panic!("{what}: none, reference {e}"));
+    let err = (a - e).abs();
+    assert!(
+        err <= tol * e.abs().max(1e-12) || err < 1e-15,
+        "{what}: {a} vs reference {e}"
+    );
+}
+
+#[test]
+fn figures_match_scipy_statsmodels_and_numpy() {
+    let tol = &verdict_fixture()["tolerance"];
+    let exact = tol["exact"].as_f64().unwrap();
+    let width_share = tol["bootstrap_interval_share_of_width"].as_f64().unwrap();
+    let resamples = tol["bootstrap_resamples"].as_u64().unwrap() as usize;
+    for (case, cand, base, expected) in cases() {
+        let j = judged(&cand, &base, 7, resamples);
+        for s in &j.signals {
+            let e = &expected["signals"][&s.name];
+            let what = |f: &str| format!("{case} {} {f}", s.name);
+            let g = &s.judgement;
+            if e["verdict"] == "insufficient" || e["excluded"] == "not_applicable" {
+                continue;
+            }
+            close(&what("baseline"), g.baseline, &e["baseline"], exact);
+            close(&what("current"), g.current, &e["current"], exact);
+            close(&what("delta"), g.delta, &e["delta"], exact);
+            if s.kind == "distribution" {
+                continue;
+            }
+            let iv = g.interval.unwrap();
+            let (lo, hi) = (&e["interval"][0], &e["interval"][1]);
+            if g.method == Some("bootstrap") {
+                // Monte Carlo against Monte Carlo: within a share of the interval's width.
+                let width = hi.as_f64().unwrap() - lo.as_f64().unwrap();
+                for (a, b, end) in [(iv.low, lo, "low"), (iv.high, hi, "high")] {
+                    let b = b.as_f64().unwrap();
+                    assert!(
+                        (a - b).abs() <= width_share * width,
+                        "{}: {a} vs scipy {b} (width {width})",
+                        what(end)
+                    );
+                }
+                let (p, pe) = (g.p_value.unwrap(), e["p_value"].as_f64().unwrap());
+                let b = g.resamples.unwrap() as f64;
+                let se = (pe * (1.0 - pe) / b).sqrt() + (pe * (1.0 - pe) / 9999.0).sqrt();
+                assert!(
+                    (p - pe).abs() <= 4.0 * se + 2.0 / (b + 1.0) + 2.0 / 10_000.0,
+                    "{}: {p} vs scipy {pe}",
+                    what("p")
+                );
+            } else {
+                close(&what("low"), Some(iv.low), lo, exact);
+                close(&what("high"), Some(iv.high), hi, exact);
+                close(&what("p"), g.p_value, &e["p_value"], exact);
+            }
+            if s.kind == "sample" {
+                close(&what("shift"), g.shift, &e["shift"], exact);
+                close(&what("MWU p"), g.mann_whitney_p, &e["mann_whitney_p"], 1e-6);
+                close(&what("effect"), g.effect, &e["effect"], exact);
+            } else {
+                close(
+                    &what("min_n_ok"),
+                    g.min_n_ok.map(|n| n as f64),
+                    &e["min_n_ok"],
+                    0.0,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_verdict_does_not_depend_on_the_seed() {
+    for (name, cand, base, expected) in cases() {
+        let want = expected_verdicts(expected);
+        let mut same = 0;
+        for seed in 0..20 {
+            let j = judged(&cand, &base, seed, 1000);
+            let mut have = verdicts_of(&j);
+            let mut w = want.clone();
+            have.sort();
+            w.sort();
+            if have == w && serde_json::to_value(j.verdict).unwrap() == expected["verdict"] {
+                same += 1;
+            }
+        }
+        assert!(
+            same >= 19,
+            "{name}: the reference verdict for {same} of 20 seeds"
+        );
+    }
+}
+
+#[test]
+fn no_inf_or_nan_in_text_or_json() {
+    for (name, cand, base, _) in cases() {
+        let j = judged(&cand, &base, 7, 1000);
+        for s in &j.signals {
+            let text = format!(
+                "{} {} {} {} {} {} {}",
+                s.judgement.reason,
+                s.fmt_baseline(),
+                s.fmt_current(),
+                s.fmt_delta(),
+                s.fmt_interval(),
+                s.fmt_p(),
+                serde_json::to_string(s).unwrap()
+            );
+            for bad in ["inf", "NaN"] {
+                assert!(!text.contains(bad), "{name} {}: {text}", s.name);
+            }
+        }
+    }
+}

@@ -38,14 +38,26 @@ impl ArmData {
     pub fn sample(&self, sample: Sample) -> &[f64] {
         self.samples.get(&sample).map_or(&[], Vec::as_slice)
     }
+
+    /// Sorts every sample and series once: the quantiles, the bootstrap, Mann–Whitney
+    /// and Hodges–Lehmann all read the same sorted arrays (no statistic depends on the
+    /// order of observations).
+    pub fn sort(&mut self) {
+        for v in self.samples.values_mut().chain(self.series.values_mut()) {
+            v.sort_unstable_by(f64::total_cmp);
+        }
+    }
 }
 
+/// Loads an arm; every sample and series comes back sorted ascending (see
+/// [`ArmData::sort`]).
 pub fn load(conn: &Connection, arm: Arm) -> rusqlite::Result<ArmData> {
     let mut data = ArmData::default();
     load_rates(conn, arm, &mut data)?;
     load_trace_samples(conn, arm, &mut data)?;
     load_span_samples(conn, arm, &mut data)?;
     load_series(conn, arm, &mut data)?;
+    data.sort();
     Ok(data)
 }
 

@@ -13,8 +13,12 @@ pub enum Worse {
 /// How a signal is measured on an arm of traffic.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Measure {
-    /// Events over trials, both counted in SQL.
-    Rate { rate: Rate, trials: &'static str },
+    /// Events over trials, both counted in SQL; `events` and `trials` name them in text.
+    Rate {
+        rate: Rate,
+        events: &'static str,
+        trials: &'static str,
+    },
     /// One value per request (or span); judged by a statistic's ratio.
     Sample {
         sample: Sample,
@@ -47,6 +51,29 @@ pub enum Sample {
     SpanLatency(&'static str),
 }
 
+impl Sample {
+    /// What one observation is, in text ("not applicable: no retrieval spans").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Sample::Latency
+            | Sample::Cost
+            | Sample::TokensIn
+            | Sample::TokensOut
+            | Sample::OutputChars => "requests",
+            Sample::RetrievalScore => "retrieval scores",
+            Sample::SpanLatency("llm") => "LLM spans",
+            Sample::SpanLatency("tool") => "tool spans",
+            Sample::SpanLatency("retriever") => "retrieval spans",
+            Sample::SpanLatency(_) => "spans",
+        }
+    }
+
+    /// Durations in milliseconds: judged with the `min_delta_ms` floor beside the ratio.
+    pub fn is_latency(self) -> bool {
+        matches!(self, Sample::Latency | Sample::SpanLatency(_))
+    }
+}
+
 /// A built-in signal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Signal {
@@ -63,14 +90,18 @@ const fn rate(
     name: &'static str,
     label: &'static str,
     rate: Rate,
-    trials: &'static str,
+    (events, trials): (&'static str, &'static str),
     margin: f64,
     drill: &'static str,
 ) -> Signal {
     Signal {
         name,
         label,
-        measure: Measure::Rate { rate, trials },
+        measure: Measure::Rate {
+            rate,
+            events,
+            trials,
+        },
         threshold: margin,
         drill,
     }
@@ -102,7 +133,7 @@ pub const SIGNALS: &[Signal] = &[
         "refusal_rate",
         "refusal rate",
         Rate::Refusal,
-        "requests",
+        ("refusals", "requests"),
         0.01,
         "refusal",
     ),
@@ -110,7 +141,7 @@ pub const SIGNALS: &[Signal] = &[
         "tool_error_rate",
         "tool error rate",
         Rate::ToolError,
-        "tool calls",
+        ("tool errors", "tool calls"),
         0.01,
         "tool",
     ),
@@ -118,7 +149,7 @@ pub const SIGNALS: &[Signal] = &[
         "safety_event_rate",
         "safety event rate",
         Rate::Safety,
-        "requests",
+        ("safety events", "requests"),
         0.01,
         "",
     ),
@@ -126,7 +157,7 @@ pub const SIGNALS: &[Signal] = &[
         "retrieval_empty_rate",
         "retrieval empty rate",
         Rate::RetrievalEmpty,
-        "retrievals",
+        ("empty retrievals", "retrievals"),
         0.02,
         "",
     ),

@@ -82,7 +82,11 @@ pub fn wilson(x: u64, n: u64) -> Interval {
             high: 1.0,
         };
     }
-    let (n, p) = (n as f64, x as f64 / n as f64);
+    wilson_p(x as f64 / n as f64, n as f64)
+}
+
+/// Wilson's interval for an observed share `p` of `n` trials (n may be fractional).
+fn wilson_p(p: f64, n: f64) -> Interval {
     let z2 = Z95 * Z95;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
@@ -156,6 +160,34 @@ pub fn min_sample_rate(p: f64, delta: f64, alpha: f64, power: f64) -> u64 {
     (num * num / (delta * delta)).ceil() as u64
 }
 
+/// The fewest observations per arm at which a rate judged against `margin` can come
+/// out ok: with both arms at rate `p` (no change at all), the smallest n whose
+/// Newcombe interval lies wholly below the margin. `None` when no n can (a margin of
+/// zero). Below it, "ok" is impossible whatever the data; above it, possible.
+pub fn min_n_ok_rate(p: f64, margin: f64) -> Option<u64> {
+    if margin.is_nan() || margin <= 0.0 {
+        return None;
+    }
+    let p = p.clamp(0.0, 1.0);
+    let upper = |n: u64| {
+        let w = wilson_p(p, n as f64);
+        ((w.high - p).powi(2) + (p - w.low).powi(2)).sqrt()
+    };
+    let (mut lo, mut hi) = (1u64, 1u64 << 40);
+    if upper(hi) >= margin {
+        return None;
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if upper(mid) < margin {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Some(lo)
+}
+
 /// Mann–Whitney U test (asymptotic, tie-corrected, continuity-corrected, two-sided).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct MannWhitney {
@@ -167,35 +199,57 @@ pub struct MannWhitney {
 }
 
 pub fn mann_whitney(x: &[f64], y: &[f64]) -> MannWhitney {
+    mann_whitney_sorted(&sorted_copy(x), &sorted_copy(y))
+}
+
+/// Mann–Whitney of two sorted samples: one merge, O(n + m).
+pub fn mann_whitney_sorted(x: &[f64], y: &[f64]) -> MannWhitney {
     let (n1, n2) = (x.len() as f64, y.len() as f64);
-    let mut all: Vec<(f64, bool)> = x
-        .iter()
-        .map(|v| (*v, true))
-        .chain(y.iter().map(|v| (*v, false)))
-        .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut i, mut j, mut below) = (0usize, 0usize, 0usize);
     let (mut rank_sum_x, mut tie_term) = (0.0, 0.0);
-    let mut i = 0;
-    while i < all.len() {
-        let mut j = i;
-        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+    while i < x.len() || j < y.len() {
+        let v = match (x.get(i), y.get(j)) {
+            (Some(a), Some(b)) => {
+                if a.total_cmp(b).is_le() {
+                    *a
+                } else {
+                    *b
+                }
+            }
+            (Some(a), None) => *a,
+            (None, Some(b)) => *b,
+            (None, None) => unreachable!(),
+        };
+        let (i0, j0) = (i, j);
+        while i < x.len() && x[i] == v {
+            i += 1;
+        }
+        while j < y.len() && y[j] == v {
             j += 1;
         }
-        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
-        let t = (j - i + 1) as f64;
+        // A NaN equals nothing: rank it alone.
+        if i == i0 && j == j0 {
+            if x.get(i).is_some_and(|a| a.total_cmp(&v).is_eq()) {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        let (tx, t) = ((i - i0) as f64, (i - i0 + j - j0) as f64);
+        let avg_rank = below as f64 + (t + 1.0) / 2.0;
         tie_term += t * t * t - t;
-        rank_sum_x += avg_rank * all[i..=j].iter().filter(|(_, is_x)| *is_x).count() as f64;
-        i = j + 1;
+        rank_sum_x += avg_rank * tx;
+        below += (i - i0) + (j - j0);
     }
     let n = n1 + n2;
     let u = rank_sum_x - n1 * (n1 + 1.0) / 2.0;
     let mu = n1 * n2 / 2.0;
     let sigma = (n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
-    let p_value = if sigma == 0.0 {
+    let p_value = if sigma == 0.0 || sigma.is_nan() {
         1.0
     } else {
-        let diff = u - mu;
-        let z = (diff - 0.5 * diff.signum()).abs().max(0.0) / sigma;
+        // Continuity-corrected as scipy: |U − μ| − ½, no evidence below zero.
+        let z = ((u - mu).abs() - 0.5).max(0.0) / sigma;
         (2.0 * (1.0 - normal_cdf(z))).min(1.0)
     };
     MannWhitney {
@@ -205,28 +259,201 @@ pub fn mann_whitney(x: &[f64], y: &[f64]) -> MannWhitney {
     }
 }
 
-/// Largest arm used for pairwise and resampling statistics; larger arms are
-/// subsampled with a fixed seed (and reports say so).
-pub const SUBSAMPLE: usize = 2_000;
+/// Largest arm the pairwise shift (Hodges–Lehmann) runs on; a larger arm is replaced by
+/// a fixed-seed subsample drawn *without* replacement (and the report says so). Every
+/// other statistic runs on the full arms at any size.
+pub const PAIRWISE_CAP: usize = 200_000;
 
-/// A fixed-seed subsample of at most `max` values (all of them when fewer).
-pub fn subsample(values: &[f64], max: usize, seed: u64) -> Vec<f64> {
-    if values.len() <= max {
-        return values.to_vec();
+/// A fixed-seed subsample of at most `max` values of a sorted arm, drawn without
+/// replacement and returned sorted; the arm itself when it is no larger.
+pub fn subsample_sorted(sorted: &[f64], max: usize, seed: u64) -> std::borrow::Cow<'_, [f64]> {
+    if sorted.len() <= max {
+        return std::borrow::Cow::Borrowed(sorted);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..max)
-        .map(|_| values[rng.random_range(0..values.len())])
-        .collect()
+    let mut picked = rand::seq::index::sample(&mut rng, sorted.len(), max).into_vec();
+    picked.sort_unstable();
+    std::borrow::Cow::Owned(picked.into_iter().map(|i| sorted[i]).collect())
+}
+
+/// What the two arms say as wholes, beside the statistic's ratio: Mann–Whitney and the
+/// Hodges–Lehmann shift. Computed once per pair of arms and shared by every statistic
+/// of those arms (latency p50, p95 and p99 share one).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pairwise {
+    pub mann_whitney: MannWhitney,
+    /// Median of the pairwise differences candidate − baseline.
+    pub shift: f64,
+    /// The shift ran on subsamples (an arm above [`PAIRWISE_CAP`]).
+    pub subsampled: bool,
+}
+
+impl Pairwise {
+    /// Both arms sorted ascending.
+    pub fn of_sorted(cand: &[f64], base: &[f64], seed: u64) -> Self {
+        let (c, b) = (
+            subsample_sorted(cand, PAIRWISE_CAP, seed),
+            subsample_sorted(base, PAIRWISE_CAP, seed ^ 0x9e37_79b9_7f4a_7c15),
+        );
+        Self {
+            mann_whitney: mann_whitney_sorted(cand, base),
+            shift: hodges_lehmann_sorted(&c, &b),
+            subsampled: c.len() < cand.len() || b.len() < base.len(),
+        }
+    }
 }
 
 /// Hodges–Lehmann shift: the median of all pairwise differences xᵢ − yⱼ.
 pub fn hodges_lehmann(x: &[f64], y: &[f64]) -> f64 {
-    let mut diffs: Vec<f64> = x
-        .iter()
-        .flat_map(|a| y.iter().map(move |b| a - b))
-        .collect();
-    median(&mut diffs)
+    hodges_lehmann_sorted(&sorted_copy(x), &sorted_copy(y))
+}
+
+fn sorted_copy(v: &[f64]) -> Vec<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
+/// Hodges–Lehmann shift of two sorted samples without materialising the n·m
+/// differences: a selection in the implicitly sorted matrix D(i, c) = xᵢ − y₍ₘ₋₁₋c₎,
+/// which rises along rows and columns (floating-point subtraction is monotone, so the
+/// differences compared are exactly the ones numpy's `subtract.outer` holds). The same
+/// median as sorting all of them, in O((n + m) log(n·m)) time and O(n + m) memory.
+pub fn hodges_lehmann_sorted(x: &[f64], y: &[f64]) -> f64 {
+    let total = x.len() * y.len();
+    if total == 0 {
+        return f64::NAN;
+    }
+    let mut m = DiffMatrix::new(x, y);
+    let mid = total / 2;
+    if total % 2 == 1 {
+        return m.kth(mid);
+    }
+    let a = m.kth(mid - 1);
+    // The next order statistic: `a` again when it repeats, else the smallest difference
+    // above it (the first one past each row's boundary).
+    let le = m.count(a, false);
+    let b = if le > mid {
+        a
+    } else {
+        (0..x.len())
+            .filter(|&i| m.bound[i] < y.len())
+            .map(|i| m.at(i, m.bound[i]))
+            .fold(f64::INFINITY, f64::min)
+    };
+    (a + b) / 2.0
+}
+
+/// The sorted differences of two sorted samples, never materialised.
+struct DiffMatrix<'a> {
+    x: &'a [f64],
+    y: &'a [f64],
+    /// Per row: the boundary the last [`DiffMatrix::count`] found.
+    bound: Vec<usize>,
+    rng: ChaCha8Rng,
+}
+
+impl<'a> DiffMatrix<'a> {
+    fn new(x: &'a [f64], y: &'a [f64]) -> Self {
+        Self {
+            x,
+            y,
+            bound: vec![0; x.len()],
+            rng: ChaCha8Rng::seed_from_u64(0x484c),
+        }
+    }
+
+    fn at(&self, i: usize, c: usize) -> f64 {
+        self.x[i] - self.y[self.y.len() - 1 - c]
+    }
+
+    /// How many differences are below `p` (`strict`) or at most `p`; leaves each row's
+    /// count in `bound`. Rows rise, so the boundary only moves left: O(n + m).
+    fn count(&mut self, p: f64, strict: bool) -> usize {
+        let m = self.y.len();
+        let mut c = m;
+        let mut total = 0;
+        for i in 0..self.x.len() {
+            while c > 0 && {
+                let d = self.at(i, c - 1);
+                if strict { d >= p } else { d > p }
+            } {
+                c -= 1;
+            }
+            self.bound[i] = c;
+            total += c;
+        }
+        total
+    }
+
+    /// The k-th smallest difference (0-based). Each round samples the differences still
+    /// in play, takes two pivots that bracket the wanted rank, counts exactly around
+    /// them and keeps only what lies between; once few remain they are selected
+    /// directly. Pivots are differences in play, so each round removes at least one and
+    /// the answer is exact whatever the sample.
+    fn kth(&mut self, k: usize) -> f64 {
+        let (n, m) = (self.x.len(), self.y.len());
+        let mut lo = vec![0usize; n];
+        let mut hi = vec![m; n];
+        const SAMPLE: usize = 1024;
+        let direct = (4 * (n + m)).max(1 << 14);
+        let mut cum = vec![0usize; n];
+        let mut kept = vec![0usize; n];
+        loop {
+            let below: usize = lo.iter().sum();
+            let mut active = 0;
+            for i in 0..n {
+                active += hi[i] - lo[i];
+                cum[i] = active;
+            }
+            let rank = k - below;
+            if active <= direct {
+                let mut left: Vec<f64> = Vec::with_capacity(active);
+                for i in 0..n {
+                    left.extend((lo[i]..hi[i]).map(|c| self.at(i, c)));
+                }
+                let (_, v, _) = left.select_nth_unstable_by(rank, f64::total_cmp);
+                return *v;
+            }
+            let mut sample: Vec<f64> = (0..SAMPLE)
+                .map(|_| {
+                    let t = self.rng.random_range(0..active);
+                    let i = cum.partition_point(|&c| c <= t);
+                    let before = if i == 0 { 0 } else { cum[i - 1] };
+                    self.at(i, lo[i] + t - before)
+                })
+                .collect();
+            sample.sort_by(f64::total_cmp);
+            let f = (rank as f64 + 0.5) / active as f64;
+            let s = SAMPLE as f64;
+            let gap = 3.0 * (s * f * (1.0 - f)).sqrt() + 1.0;
+            let at = |q: f64| sample[(q.max(0.0) as usize).min(SAMPLE - 1)];
+            let (p1, p2) = (at((s * f - gap).floor()), at((s * f + gap).ceil()));
+            if k < self.count(p1, true) {
+                for (h, b) in hi.iter_mut().zip(&self.bound) {
+                    *h = (*h).min(*b);
+                }
+                continue;
+            }
+            if k < self.count(p1, false) {
+                return p1;
+            }
+            kept.copy_from_slice(&self.bound);
+            if k < self.count(p2, true) {
+                for (((l, h), low), b) in lo.iter_mut().zip(&mut hi).zip(&kept).zip(&self.bound) {
+                    *l = (*l).max(*low);
+                    *h = (*h).min(*b);
+                }
+                continue;
+            }
+            if k < self.count(p2, false) {
+                return p2;
+            }
+            for (l, b) in lo.iter_mut().zip(&self.bound) {
+                *l = (*l).max(*b);
+            }
+        }
+    }
 }
 
 pub fn median(values: &mut [f64]) -> f64 {
@@ -280,6 +507,25 @@ impl Statistic {
         a + (b - a) * pos.fract()
     }
 
+    /// The quantile a statistic reads (`None` for the mean).
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            Statistic::Mean => None,
+            Statistic::P50 => Some(0.50),
+            Statistic::P95 => Some(0.95),
+            Statistic::P99 => Some(0.99),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Statistic::Mean => "mean",
+            Statistic::P50 => "p50",
+            Statistic::P95 => "p95",
+            Statistic::P99 => "p99",
+        }
+    }
+
     /// The statistic of a sorted sample.
     pub fn of(self, sorted: &[f64]) -> f64 {
         match self {
@@ -301,16 +547,25 @@ impl Statistic {
     }
 }
 
-/// A bootstrap of statistic(candidate) / statistic(baseline).
+/// A bootstrap of statistic(candidate) / statistic(baseline) for a quantile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bootstrap {
     /// Percentile 95 % interval.
     pub interval: Interval,
+    /// Monte Carlo standard errors of the interval's ends: how far another seed would
+    /// typically move them, read off the resampled ratios' own order statistics (an
+    /// estimate; coarse where the ratios take few distinct values).
+    pub mc_low: f64,
+    pub mc_high: f64,
     /// The resampled ratios, sorted.
     ratios: Vec<f64>,
 }
 
 impl Bootstrap {
+    pub fn resamples(&self) -> usize {
+        self.ratios.len()
+    }
+
     /// One-sided p-value against "the ratio is at most `limit`": small when the
     /// resampled ratios lie above it.
     pub fn p_above(&self, limit: f64) -> f64 {
@@ -323,37 +578,229 @@ impl Bootstrap {
         let at_least = self.ratios.len() - self.ratios.partition_point(|r| *r < limit);
         (at_least + 1) as f64 / (self.ratios.len() + 1) as f64
     }
+
+    /// Whether another seed could move an end of the 95 % interval across `limit`: the
+    /// share of resampled ratios at or below the limit lies within `k` Monte Carlo
+    /// standard errors (binomial, √(0.025·0.975/B)) of 2.5 % or of 97.5 %. A count, so
+    /// it holds however discrete the resampled ratios are.
+    pub fn limit_within_mc_error(&self, limit: f64, k: f64) -> bool {
+        let b = self.ratios.len() as f64;
+        let below = self.ratios.partition_point(|r| *r < limit) as f64;
+        let at_most = self.ratios.partition_point(|r| *r <= limit) as f64;
+        let share = (below + at_most) / 2.0 / b;
+        let se = (0.025 * 0.975 / b).sqrt();
+        (share - 0.025).abs() <= k * se || (share - 0.975).abs() <= k * se
+    }
+
+    /// Monte Carlo standard error of a p-value this bootstrap gave.
+    pub fn p_mc_error(&self, p: f64) -> f64 {
+        (p * (1.0 - p) / self.ratios.len() as f64).sqrt()
+    }
+
+    /// Share of resamples whose baseline statistic was 0 while the candidate's was not
+    /// (an unbounded ratio).
+    pub fn unbounded_share(&self) -> f64 {
+        let inf = self.ratios.len() - self.ratios.partition_point(|r| r.is_finite());
+        inf as f64 / self.ratios.len() as f64
+    }
 }
 
-/// Percentile bootstrap of statistic(candidate) / statistic(baseline), with a fixed
-/// seed so the same data always gives the same interval.
-pub fn bootstrap_ratio(
+/// The percentile bootstrap of quantile(candidate, q) / quantile(baseline, q) on the
+/// full arms (both sorted ascending), without building a single resample.
+///
+/// numpy's quantile of a resample of n is its order statistic k = ⌊q(n − 1)⌋ + 1,
+/// interpolated towards the next one. A resample is xᵢ = x₍⌈n·Uᵢ⌉₎ for iid uniforms,
+/// and that map is monotone, so its k-th order statistic is x₍⌈n·U₍ₖ₎⌉₎ where U₍ₖ₎,
+/// the k-th of n uniforms, is Beta(k, n + 1 − k); the next is U₍ₖ₎ + (1 − U₍ₖ₎)·B with
+/// B ~ Beta(1, n − k). Drawing those two is drawing the resample's quantile exactly, in
+/// O(1) instead of O(n): the same distribution as resampling, at any arm size, with
+/// a fixed seed so the same data always gives the same interval.
+pub fn bootstrap_quantile_ratio(
     x: &[f64],
     y: &[f64],
-    stat: Statistic,
+    q: f64,
     resamples: usize,
     seed: u64,
 ) -> Bootstrap {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut resample = |v: &[f64], buf: &mut Vec<f64>| {
-        buf.clear();
-        buf.extend((0..v.len()).map(|_| v[rng.random_range(0..v.len())]));
-        stat.of_unsorted(buf)
-    };
-    let (mut bx, mut by) = (Vec::with_capacity(x.len()), Vec::with_capacity(y.len()));
-    let mut ratios: Vec<f64> = (0..resamples)
+    let (qx, qy) = (ResampledQuantile::new(x, q), ResampledQuantile::new(y, q));
+    let mut ratios: Vec<f64> = (0..resamples.max(1))
         .map(|_| {
-            let (a, b) = (resample(x, &mut bx), resample(y, &mut by));
-            if b > 0.0 { a / b } else { f64::INFINITY }
+            let (a, b) = (qx.draw(&mut rng), qy.draw(&mut rng));
+            if b > 0.0 {
+                a / b
+            } else if a == 0.0 {
+                // 0 / 0: both resamples at zero, no change.
+                1.0
+            } else {
+                f64::INFINITY
+            }
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
+    let b = ratios.len() as f64;
+    // One standard error of an empirical quantile of the B ratios, read off the order
+    // statistics one binomial standard deviation either side of it.
+    let mc = |level: f64| {
+        let d = (level * (1.0 - level) / b).sqrt();
+        let (lo, hi) = ((level - d).max(0.0), (level + d).min(1.0));
+        let spread = quantile(&ratios, hi) - quantile(&ratios, lo);
+        if spread.is_finite() {
+            spread / 2.0
+        } else {
+            f64::INFINITY
+        }
+    };
     Bootstrap {
         interval: Interval {
             low: quantile(&ratios, 0.025),
             high: quantile(&ratios, 0.975),
         },
+        mc_low: mc(0.025),
+        mc_high: mc(0.975),
         ratios,
+    }
+}
+
+/// Draws the q-quantile of a resample of a sorted arm (see [`bootstrap_quantile_ratio`]).
+struct ResampledQuantile<'a> {
+    sorted: &'a [f64],
+    /// 1-based order statistic and the interpolation weight towards the next one.
+    k: usize,
+    frac: f64,
+}
+
+impl<'a> ResampledQuantile<'a> {
+    fn new(sorted: &'a [f64], q: f64) -> Self {
+        let pos = q * (sorted.len() - 1) as f64;
+        Self {
+            sorted,
+            k: pos.floor() as usize + 1,
+            frac: pos.fract(),
+        }
+    }
+
+    fn value_at(&self, u: f64) -> f64 {
+        let n = self.sorted.len();
+        let index = ((u * n as f64).ceil() as usize).clamp(1, n) - 1;
+        self.sorted[index]
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> f64 {
+        let n = self.sorted.len();
+        let u = beta(rng, self.k as f64, (n + 1 - self.k) as f64);
+        let a = self.value_at(u);
+        if self.frac == 0.0 || self.k >= n {
+            return a;
+        }
+        // The next of the n uniforms: U₍ₖ₎ + (1 − U₍ₖ₎)·Beta(1, n − k).
+        let v: f64 = 1.0 - rng.random::<f64>();
+        let step = -(v.ln() / (n - self.k) as f64).exp_m1();
+        let b = self.value_at(u + (1.0 - u) * step);
+        a + (b - a) * self.frac
+    }
+}
+
+/// A standard normal variate (Marsaglia's polar method).
+fn std_normal(rng: &mut ChaCha8Rng) -> f64 {
+    loop {
+        let u = 2.0 * rng.random::<f64>() - 1.0;
+        let v = 2.0 * rng.random::<f64>() - 1.0;
+        let s = u * u + v * v;
+        if s > 0.0 && s < 1.0 {
+            return u * (-2.0 * s.ln() / s).sqrt();
+        }
+    }
+}
+
+/// A Gamma(shape, 1) variate for shape ≥ 1 (Marsaglia and Tsang, 2000).
+fn gamma(rng: &mut ChaCha8Rng, shape: f64) -> f64 {
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = std_normal(rng);
+        let v = 1.0 + c * x;
+        if v <= 0.0 {
+            continue;
+        }
+        let v = v * v * v;
+        let u: f64 = rng.random();
+        if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
+            return d * v;
+        }
+    }
+}
+
+/// A Beta(a, b) variate for a, b ≥ 1.
+fn beta(rng: &mut ChaCha8Rng, a: f64, b: f64) -> f64 {
+    let x = gamma(rng, a);
+    let y = gamma(rng, b);
+    x / (x + y)
+}
+
+/// The ratio of two independent means with Fieller's interval: the set of ratios r
+/// for which mean(x) − r·mean(y) is within z·se of zero. Exact when the means are
+/// normal (as the bootstrap of a mean also assumes at these sizes); no resampling, no
+/// seed. The p-values are the z-tests of the same difference at a given limit, so an
+/// interval that excludes the limit and p < 0.025 are one and the same statement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeanRatio {
+    pub current: f64,
+    pub baseline: f64,
+    /// Variances of the two means (s² / n).
+    pub var_current: f64,
+    pub var_baseline: f64,
+    /// `None` when the baseline's mean is not distinguishable from zero: no bounded
+    /// interval exists.
+    pub interval: Option<Interval>,
+}
+
+fn mean_and_var_of_mean(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    if v.len() < 2 {
+        return (mean, 0.0);
+    }
+    let ss: f64 = v.iter().map(|x| (x - mean) * (x - mean)).sum();
+    (mean, ss / (n - 1.0) / n)
+}
+
+impl MeanRatio {
+    pub fn of(x: &[f64], y: &[f64]) -> Self {
+        let (mc, vc) = mean_and_var_of_mean(x);
+        let (mb, vb) = mean_and_var_of_mean(y);
+        let z2 = Z95 * Z95;
+        let a = mb * mb - z2 * vb;
+        let interval = (a > 0.0).then(|| {
+            let root = Z95 * (vc * a + vb * mc * mc).sqrt();
+            Interval {
+                low: (mc * mb - root) / a,
+                high: (mc * mb + root) / a,
+            }
+        });
+        Self {
+            current: mc,
+            baseline: mb,
+            var_current: vc,
+            var_baseline: vb,
+            interval,
+        }
+    }
+
+    /// z of mean(x) − limit·mean(y).
+    fn z(&self, limit: f64) -> f64 {
+        let se = (self.var_current + limit * limit * self.var_baseline).sqrt();
+        (self.current - limit * self.baseline) / se
+    }
+
+    /// One-sided p-value against "the ratio is at most `limit`".
+    pub fn p_above(&self, limit: f64) -> f64 {
+        normal_cdf(-self.z(limit))
+    }
+
+    /// One-sided p-value against "the ratio is at least `limit`".
+    pub fn p_below(&self, limit: f64) -> f64 {
+        normal_cdf(self.z(limit))
     }
 }
 
