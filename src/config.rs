@@ -489,6 +489,7 @@ impl Config {
                 message: "unknown signal; `relops drift --list` names them".into(),
             });
         }
+        crate::drift::validate_config(&self.drift, text, path)?;
         self.validate_sources(text, path)?;
         self.validate_targets(text, path)?;
         self.validate_procedures(text, path)?;
