@@ -39,7 +39,8 @@ pub fn record(
     details: &serde_json::Value,
 ) -> rusqlite::Result<()> {
     let prev = last_hash(conn)?;
-    let details = details.to_string();
+    // The chain is shared and kept for good: no secret a step echoed enters it.
+    let details = crate::secret::scrub_owned(details.to_string());
     let hash = chain(&prev, now_ns, actor, action, Some(subject), &details);
     conn.prepare_cached(
         "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash)

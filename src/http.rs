@@ -19,6 +19,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 /// The innermost cause: reqwest's outer message ("error sending request") says little.
+/// Scrubbed: it may name a URL that is itself a secret (a Slack webhook).
 pub fn root_cause(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -26,11 +27,13 @@ pub fn root_cause(e: &reqwest::Error) -> String {
         msg = s.to_string();
         source = s.source();
     }
-    msg
+    crate::secret::scrub_owned(msg)
 }
 
-/// A response body quoted on one line, clipped, for an error message.
+/// A response body quoted on one line, clipped, for an error message. Scrubbed before
+/// it is clipped, so a cut never leaves half a secret behind.
 pub fn snippet(body: &[u8]) -> String {
     use crate::text::{clip, one_line};
-    clip(&one_line(&String::from_utf8_lossy(body)), 200)
+    let text = String::from_utf8_lossy(body);
+    clip(&one_line(&crate::secret::scrub(&text)), 200)
 }

@@ -21,6 +21,7 @@ pub mod report;
 pub mod review;
 pub mod rollout;
 pub mod runbook;
+pub mod secret;
 pub mod services;
 pub mod sources;
 pub mod store;

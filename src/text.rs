@@ -55,6 +55,31 @@ pub fn shell_quote(word: &str) -> Cow<'_, str> {
     }
 }
 
+/// A suggested command line: `relops` and its words, each quoted for a POSIX shell,
+/// so whatever a label holds, pasting the line runs relops and nothing else.
+pub fn command(words: &[&str]) -> String {
+    let mut out = String::from("relops");
+    for w in words {
+        out.push(' ');
+        out.push_str(&shell_quote(w));
+    }
+    out
+}
+
+/// `s` as one Markdown code span: fenced by a backtick run longer than any inside it
+/// (padded when it starts or ends with one), so a backtick in a label cannot end the
+/// span early and cut a command an operator copies.
+pub fn code_span(s: &str) -> String {
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
 /// A value for one URL path segment or query value: everything but RFC 3986's
 /// unreserved characters is percent-encoded, so `../` or `?` in a label stays inside
 /// its segment.
@@ -70,16 +95,30 @@ pub fn url_component(s: &str) -> String {
     out
 }
 
-/// Text for a Markdown document: HTML's special characters escaped (a label cannot
-/// open a tag) and control characters dropped.
-pub fn markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in printable(s).chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            c => out.push(c),
+/// A whole Markdown document made safe to render: no raw HTML can open (a `<` that
+/// could start a tag, comment or autolink becomes `&lt;`) and no control character
+/// survives. Fenced blocks are left as they are (they render literally); code spans
+/// are not, since a backtick inside a label could end one early. Applied once to each
+/// finished document, so no label, case name or answer quoted in it is forgotten.
+pub fn markdown(doc: &str) -> String {
+    let mut out = String::with_capacity(doc.len());
+    let mut fenced = false;
+    for line in printable(doc).split_inclusive('\n') {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        }
+        if fenced || line.trim_start().starts_with("```") {
+            out.push_str(line);
+            continue;
+        }
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            let opens = |n: &char| n.is_ascii_alphabetic() || "/!?".contains(*n);
+            if c == '<' && chars.peek().is_some_and(opens) {
+                out.push_str("&lt;");
+            } else {
+                out.push(c);
+            }
         }
     }
     out
@@ -156,6 +195,13 @@ mod tests {
     }
 
     #[test]
+    fn a_code_span_outlasts_the_backticks_inside() {
+        assert_eq!(code_span("relops x"), "`relops x`");
+        assert_eq!(code_span("a `id` b"), "``a `id` b``");
+        assert_eq!(code_span("``x"), "``` ``x ```");
+    }
+
+    #[test]
     fn a_label_stays_inside_its_url_segment() {
         assert_eq!(url_component("v2"), "v2");
         assert_eq!(url_component("../../tmp/x"), "..%2F..%2Ftmp%2Fx");
@@ -166,9 +212,12 @@ mod tests {
     #[test]
     fn markdown_gets_no_raw_html() {
         assert_eq!(
-            markdown("<img src=x onerror=alert(1)> & \u{1b}[31m"),
-            "&lt;img src=x onerror=alert(1)&gt; &amp; \u{fffd}[31m"
+            markdown("<img src=x onerror=alert(1)> & </b><!-- \u{1b}[31m p<0.001, 3 > 2"),
+            "&lt;img src=x onerror=alert(1)> & &lt;/b>&lt;!-- \u{fffd}[31m p<0.001, 3 > 2"
         );
+        // A fenced block renders literally: left alone; a code span is not trusted.
+        let code = "see `x'<b>'`\n```\n<b>\n```\n<i>\n";
+        assert_eq!(markdown(code), "see `x'&lt;b>'`\n```\n<b>\n```\n&lt;i>\n");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 /// Floors from the ground up. `config` gathers every room's settings types, so it may
 /// name them; everything else follows the table.
 const FLOORS: &[&[&str]] = &[
-    &["model", "clock", "text", "period", "otlp"],
+    &["model", "clock", "text", "secret", "period", "otlp"],
     &["audit", "http", "config", "workspace"],
     &["store"],
     &[

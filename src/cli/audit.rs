@@ -32,7 +32,7 @@ pub fn run(ws: &Workspace, args: &AuditArgs) -> Result<u8> {
                 super::print_json(&entries)?;
             } else {
                 for e in &entries {
-                    println!(
+                    out!(
                         "{:>5}  {}  {:<10} {:<22} {}  {}",
                         e.id,
                         crate::clock::rfc3339(e.at_ns),
@@ -51,12 +51,12 @@ pub fn run(ws: &Workspace, args: &AuditArgs) -> Result<u8> {
                 super::print_json(&v)?;
             } else {
                 match &v.broken {
-                    None => println!(
+                    None => out!(
                         "audit log intact: {} rows chained ({} older rows before the chain)",
                         v.rows - v.unchained,
                         v.unchained
                     ),
-                    Some((id, why)) => println!("audit log BROKEN at row {id}: {why}"),
+                    Some((id, why)) => out!("audit log BROKEN at row {id}: {why}"),
                 }
             }
             Ok(u8::from(!v.ok()))

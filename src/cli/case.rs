@@ -161,19 +161,20 @@ fn eval(ws: &Workspace, args: &EvalArgs) -> Result<u8> {
             })).collect::<Vec<_>>(),
         }))?;
     } else {
-        println!(
+        out!(
             "case {} \"{}\" on {exec_id} ({version})",
-            case.id, case.title
+            case.id,
+            case.title
         );
         for (a, v) in &results {
-            println!(
+            out!(
                 "  {} {:<40} {}",
                 if v.pass { "PASS" } else { "FAIL" },
                 a,
                 v.reason
             );
         }
-        println!("{}", if pass { "pass" } else { "fail" });
+        out!("{}", if pass { "pass" } else { "fail" });
     }
     Ok(u8::from(!pass))
 }
@@ -205,7 +206,7 @@ fn index(ws: &Workspace, suite: &Suite) {
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = done {
-        eprintln!("relops: warning: the case index in the cache is not updated: {e}");
+        note!("relops: warning: the case index in the cache is not updated: {e}");
     }
 }
 
@@ -234,7 +235,7 @@ fn list(ws: &Workspace, json: bool) -> Result<u8> {
             "errors": suite.errors,
         }))?;
     } else {
-        println!(
+        out!(
             "{}: {} case(s), {} must-pass{}",
             suite.dir.display(),
             rows.len(),
@@ -246,7 +247,7 @@ fn list(ws: &Workspace, json: bool) -> Result<u8> {
             }
         );
         for r in &rows {
-            println!(
+            out!(
                 "  {}  {}  {:<50}  {}",
                 r.id,
                 if r.must_pass {
@@ -260,7 +261,7 @@ fn list(ws: &Workspace, json: bool) -> Result<u8> {
         }
     }
     for e in &suite.errors {
-        eprintln!("relops: bad case file: {e}");
+        note!("relops: bad case file: {e}");
     }
     Ok(u8::from(!suite.errors.is_empty()))
 }
@@ -278,7 +279,7 @@ fn export(
     let suite = Suite::load(&ws.suite_dir());
     if !suite.errors.is_empty() {
         for e in &suite.errors {
-            eprintln!("relops: bad case file: {e}");
+            note!("relops: bad case file: {e}");
         }
         return Err(eyre!(
             "{} bad case file(s): fix them first",
@@ -300,7 +301,7 @@ fn export(
         Some(path) => {
             std::fs::write(path, text).map_err(|e| eyre!("cannot write {}: {e}", path.display()))?
         }
-        None => print!("{text}"),
+        None => out_part!("{text}"),
     }
     export_summary(&e, suite.cases.len(), versions);
     Ok(0)
@@ -338,9 +339,11 @@ fn export_summary(e: &cases::export::Export, count: usize, versions: &[String]) 
             }
             NoteKind::Differs => "exported with promptfoo's own measure",
         };
-        eprintln!(
+        note!(
             "relops: case {}: `{}`: {what}: {}",
-            n.case, n.assertion, n.why
+            n.case,
+            n.assertion,
+            n.why
         );
     }
     let differs = e
@@ -348,7 +351,7 @@ fn export_summary(e: &cases::export::Export, count: usize, versions: &[String]) 
         .iter()
         .filter(|n| n.kind == NoteKind::Differs)
         .count();
-    eprintln!(
+    note!(
         "relops: exported {count} case(s) for {}: {} fully expressible, {} with a failing \
          placeholder, {differs} assertion(s) measured by promptfoo's own rules",
         if versions.is_empty() {
@@ -392,8 +395,8 @@ fn from_trace(ws: &Workspace, args: &FromTraceArgs) -> Result<()> {
             "why": draft.why,
         }));
     }
-    println!("{}", path.display());
-    eprintln!(
+    out!("{}", path.display());
+    note!(
         "case {} \"{}\"{}:",
         draft.case.id,
         draft.case.title,
@@ -404,7 +407,7 @@ fn from_trace(ws: &Workspace, args: &FromTraceArgs) -> Result<()> {
         }
     );
     for (a, why) in draft.case.assertions.iter().zip(&draft.why) {
-        eprintln!("  {:<40} {why}", a.describe());
+        note!("  {:<40} {why}", a.describe());
     }
     Ok(())
 }

@@ -58,7 +58,7 @@ pub fn run(ws: &Workspace, args: &CollectArgs) -> Result<()> {
             .wrap_err_with(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         collect::check_exposure(addr, has_token).map_err(|e| eyre!(e))?;
-        eprintln!(
+        note!(
             "relops collect: listening on http://{addr}/v1/traces (source {:?}); Ctrl-C stops",
             args.source
         );
@@ -96,7 +96,7 @@ async fn stop_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    eprintln!("relops collect: stopping; finishing the requests in flight");
+    note!("relops collect: stopping; finishing the requests in flight");
 }
 
 /// One line per interval in which requests arrived.
@@ -112,7 +112,7 @@ async fn report_progress(stats: std::sync::Arc<collect::Stats>, every: Duration)
         let secs = since.elapsed().as_secs_f64();
         if now.requests > before.requests {
             let accepted = now.spans_accepted - before.spans_accepted;
-            eprintln!(
+            note!(
                 "relops collect: {:.0} spans/s ({accepted} spans in {} requests), {} rejected, \
                  {} refused busy, {} invalid; {} spans in all",
                 accepted as f64 / secs,
@@ -129,7 +129,7 @@ async fn report_progress(stats: std::sync::Arc<collect::Stats>, every: Duration)
 }
 
 fn print_totals(s: &ReceiverStats) {
-    println!(
+    out!(
         "received {} spans in {} requests ({} new traces): inserted {}, updated {}, \
          unchanged {}; rejected {} spans; refused {} requests busy, {} invalid",
         s.spans_accepted,
@@ -143,6 +143,6 @@ fn print_totals(s: &ReceiverStats) {
         s.invalid
     );
     if let Some(e) = &s.last_error {
-        println!("  last error: {e}");
+        out!("  last error: {e}");
     }
 }

@@ -54,20 +54,21 @@ pub fn run(ws: &Workspace, args: &DriftArgs) -> Result<u8> {
 }
 
 fn list() {
-    println!("{:<24} {:<13} THRESHOLD", "SIGNAL", "KIND");
+    out!("{:<24} {:<13} THRESHOLD", "SIGNAL", "KIND");
     for s in catalogue::SIGNALS {
         let kind = match s.measure {
             catalogue::Measure::Rate { .. } => "rate (margin)",
             catalogue::Measure::Sample { .. } => "sample (ratio)",
             catalogue::Measure::Distribution { .. } => "psi (warn)",
         };
-        println!("{:<24} {kind:<13} {}", s.name, s.threshold);
+        out!("{:<24} {kind:<13} {}", s.name, s.threshold);
     }
-    println!(
+    out!(
         "{:<24} {:<13} 0.01",
-        "tool_error_rate.<tool>", "rate (margin)"
+        "tool_error_rate.<tool>",
+        "rate (margin)"
     );
-    println!("{:<24} {:<13} 1.2", "series.<prometheus>", "sample (ratio)");
+    out!("{:<24} {:<13} 1.2", "series.<prometheus>", "sample (ratio)");
 }
 
 fn print(r: &DriftReport) {
@@ -75,7 +76,7 @@ fn print(r: &DriftReport) {
         Some(b) => format!("{} ({})", b.label, b.id),
         None => format!("{} over the previous {}", r.candidate.label, r.window),
     };
-    println!(
+    out!(
         "drift {} ({}) vs {baseline} · {} window to {} · {} vs {} requests · {}",
         r.candidate.label,
         r.candidate.id,
@@ -86,20 +87,29 @@ fn print(r: &DriftReport) {
         r.verdict.word()
     );
     if r.baseline_window_end != r.window_end {
-        println!(
+        out!(
             "note: the baseline no longer serves; it is judged over its last {} of service, {} to {}",
-            r.window, r.baseline_window_start, r.baseline_window_end
+            r.window,
+            r.baseline_window_start,
+            r.baseline_window_end
         );
     }
     if r.data_age_seconds > 3600 {
-        println!(
+        out!(
             "note: the newest trace is {} h old; the window ends there",
             r.data_age_seconds / 3600
         );
     }
-    println!(
+    out!(
         "{:<13} {:<22} {:>10} {:>10} {:>11} {:>22} {:>13} {:>8}",
-        "VERDICT", "SIGNAL", "BASELINE", "CURRENT", "DELTA", "95% INTERVAL", "N (C/B)", "P HOLM"
+        "VERDICT",
+        "SIGNAL",
+        "BASELINE",
+        "CURRENT",
+        "DELTA",
+        "95% INTERVAL",
+        "N (C/B)",
+        "P HOLM"
     );
     for s in &r.signals {
         print_signal(s);
@@ -108,7 +118,7 @@ fn print(r: &DriftReport) {
 
 fn print_signal(s: &SignalReport) {
     let j = &s.judgement;
-    println!(
+    out!(
         "{:<13} {:<22} {:>10} {:>10} {:>11} {:>22} {:>13} {:>8}",
         j.verdict.word(),
         s.label,
@@ -120,9 +130,9 @@ fn print_signal(s: &SignalReport) {
         s.fmt_p()
     );
     if j.verdict != Verdict::Ok {
-        println!("{:<13} {}", "", j.reason);
+        out!("{:<13} {}", "", j.reason);
     }
     if let Some(o) = &s.onset {
-        println!("{:<13} onset {}", "", o.text);
+        out!("{:<13} onset {}", "", o.text);
     }
 }

@@ -78,7 +78,7 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         Err(e) => {
             if let job::Error::BadFiles { errors, .. } = &e {
                 for bad in errors {
-                    eprintln!("relops: bad case file: {bad}");
+                    note!("relops: bad case file: {bad}");
                 }
             }
             return Err(eyre!(e));
@@ -96,9 +96,10 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         bar.finish_and_clear();
     }
     let outcome = job::finish(&prepared, ran, started_ns).map_err(|e| eyre!(e))?;
-    eprintln!("relops: gate run {} stored", outcome.gate_run);
+    note!("relops: gate run {} stored", outcome.gate_run);
     let write = |path: &PathBuf, text: &str, what: &str| {
-        std::fs::write(path, text)
+        // Reports are CI artefacts, kept and shared: the last place a secret could slip.
+        std::fs::write(path, crate::secret::scrub(text).as_bytes())
             .map_err(|e| eyre!("cannot write the {what} to {}: {e}", path.display()))
     };
     let md = &outcome.markdown;
@@ -115,7 +116,7 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
     let v = &outcome.versions;
     let code = outcome.verdict.exit_code();
     if outcome.verdict.could_not_run {
-        eprintln!(
+        note!(
             "relops: the cases could not run: no verdict on {} (exit 2); the target is \
              down or failing, see the report's reasons",
             v.candidate
@@ -135,9 +136,9 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         Some(None) => super::print_json(&json)?,
         Some(Some(path)) => {
             write(path, &serde_json::to_string_pretty(&json)?, "JSON")?;
-            print!("{md}");
+            out_part!("{md}");
         }
-        None => print!("{md}"),
+        None => out_part!("{md}"),
     }
     Ok(code)
 }
@@ -185,10 +186,10 @@ fn list(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         return Ok(0);
     }
     if runs.is_empty() {
-        println!("no gate runs yet: `relops gate --candidate V` runs one");
+        out!("no gate runs yet: `relops gate --candidate V` runs one");
         return Ok(0);
     }
-    println!(
+    out!(
         "{:>5}  {:<24}  {:<8}  {:<24}  {:>5}  {:>9}  {:<17}  baseline p/f/e",
         "run",
         "started",
@@ -200,7 +201,7 @@ fn list(ws: &Workspace, args: &GateArgs) -> Result<u8> {
     );
     for r in &runs {
         let counts = |c: &gate_store::Counts| format!("{}/{}/{}", c.pass, c.fail, c.error);
-        println!(
+        out!(
             "{:>5}  {:<24}  {:<8}  {:<24}  {:>5}  {:>9}  {:<17}  {}",
             r.id,
             r.started_at,
@@ -228,7 +229,7 @@ fn show(ws: &Workspace, id: i64, args: &GateArgs) -> Result<u8> {
         return Ok(0);
     }
     let s = &d.summary;
-    println!(
+    out!(
         "gate run {}: {}: candidate {} ({}) vs baseline {}",
         s.id,
         decision(s.decision),
@@ -239,7 +240,7 @@ fn show(ws: &Workspace, id: i64, args: &GateArgs) -> Result<u8> {
             _ => "none".into(),
         }
     );
-    println!(
+    out!(
         "started {}  suite {}  target {}  repeat {}",
         s.started_at,
         s.suite.as_deref().unwrap_or("-"),
@@ -247,9 +248,9 @@ fn show(ws: &Workspace, id: i64, args: &GateArgs) -> Result<u8> {
         s.repeat
     );
     for r in &s.reasons {
-        println!("  why: {r}");
+        out!("  why: {r}");
     }
-    println!();
+    out!();
     let cell = |standing: Standing, attempts: &[Attempt]| {
         let replays: Vec<String> = attempts
             .iter()
@@ -264,7 +265,7 @@ fn show(ws: &Workspace, id: i64, args: &GateArgs) -> Result<u8> {
         format!("{word} {}", replays.join(","))
     };
     for c in &d.results {
-        println!(
+        out!(
             "{}  {}  {:<48}  candidate {:<16}  baseline {}",
             c.case_id,
             if c.must_pass {
@@ -277,18 +278,18 @@ fn show(ws: &Workspace, id: i64, args: &GateArgs) -> Result<u8> {
             cell(c.baseline, &c.baseline_attempts),
         );
         for f in c.failed_assertions() {
-            println!("          ✗ {}", clip(&one_line(&f), 100));
+            out!("          ✗ {}", clip(&one_line(&f), 100));
         }
         if let Some(e) = c.candidate_attempts.iter().find_map(|a| match &a.outcome {
             Outcome::Error { error, .. } => Some(error),
             _ => None,
         }) {
-            println!("          ! {}", clip(&one_line(e), 100));
+            out!("          ! {}", clip(&one_line(e), 100));
         }
         if c.candidate != c.baseline
             && let Some((b, a)) = c.diff_pair()
         {
-            println!("          diff: relops diff r:{b} r:{a}");
+            out!("          diff: relops diff r:{b} r:{a}");
         }
     }
     Ok(0)

@@ -46,7 +46,7 @@ pub fn run(ws: &Workspace, args: &GuardArgs) -> Result<u8> {
     let guard = match Guard::start(ws.clone()) {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("relops guard: {e}");
+            note!("relops guard: {e}");
             return Ok(1);
         }
     };
@@ -95,7 +95,7 @@ fn logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::secret::ScrubbedStderr)
         .with_ansi(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -118,22 +118,22 @@ fn status(ws: &Workspace, json: bool) -> Result<u8> {
             } else {
                 "NOT RUNNING (stale lease)"
             };
-            println!("guard: {word}: {}", l.describe(now));
+            out!("guard: {word}: {}", l.describe(now));
             if let (Some(at), Some(ms)) = (l.last_cycle_ns, l.last_cycle_ms) {
-                println!(
+                out!(
                     "  last cycle {} ago, took {ms:.0} ms; {} cycles",
                     age(at, now),
                     l.cycles
                 );
             }
             if let Some(e) = &l.last_error {
-                println!("  last problem: {e}");
+                out!("  last problem: {e}");
             }
         }
-        None => println!("guard: not running (no lease): start it with `relops guard`"),
+        None => out!("guard: not running (no lease): start it with `relops guard`"),
     }
     for n in &s.notifiers {
-        println!(
+        out!(
             "  notify {:<14} {:<12} firing {:>3}  pending {:>3}  sent {:>4}  failed {:>3}  last sent {}{}",
             n.notifier,
             n.kind,

@@ -85,7 +85,7 @@ fn report_rejections(s: &ImportSummary, unrecognised: &[(String, u64)]) {
     if s.rejected == 0 {
         return;
     }
-    eprintln!(
+    note!(
         "relops: rejected {} line(s) or span(s){}:",
         s.rejected,
         if accepted(s) == 0 {
@@ -95,14 +95,14 @@ fn report_rejections(s: &ImportSummary, unrecognised: &[(String, u64)]) {
         }
     );
     for p in s.problems.iter().take(SHOWN) {
-        eprintln!("  {}", one_line(&p.to_string()));
+        note!("  {}", one_line(&p.to_string()));
     }
     let shown = s.problems.len().min(SHOWN) as u64;
     if s.rejected > shown {
-        eprintln!("  ... and {} more", s.rejected - shown);
+        note!("  ... and {} more", s.rejected - shown);
     }
     for (file, rejected) in unrecognised {
-        eprintln!(
+        note!(
             "relops: {}: nothing in it is OTLP/JSON trace data ({rejected} rejected)",
             one_line(file)
         );
@@ -122,8 +122,12 @@ fn progress_bar(len: u64, name: &str) -> ProgressBar {
 }
 
 fn print_summary(s: &ImportSummary) {
-    println!(
+    out!(
         "imported {} spans ({} new traces), updated {}, skipped {} unchanged, rejected {}",
-        s.counts.inserted, s.counts.new_traces, s.counts.updated, s.counts.unchanged, s.rejected
+        s.counts.inserted,
+        s.counts.new_traces,
+        s.counts.updated,
+        s.counts.unchanged,
+        s.rejected
     );
 }

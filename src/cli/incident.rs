@@ -48,7 +48,7 @@ pub fn run(ws: &Workspace, cmd: &IncidentCommand) -> Result<()> {
             return super::print_json(&all);
         }
         if all.is_empty() {
-            println!("no incidents; `relops incident open \"TITLE\"` opens one");
+            out!("no incidents; `relops incident open \"TITLE\"` opens one");
         }
         for i in &all {
             print_row(i);
@@ -76,7 +76,7 @@ pub fn run(ws: &Workspace, cmd: &IncidentCommand) -> Result<()> {
             let added = incident::attach(conn, *id, traces, &actor, now).map_err(|e| eyre!(e))?;
             if !json {
                 let skipped = traces.len() - added.len();
-                println!(
+                out!(
                     "attached {} trace(s) to incident {id}{}",
                     added.len(),
                     if skipped > 0 {
@@ -110,7 +110,7 @@ pub fn run(ws: &Workspace, cmd: &IncidentCommand) -> Result<()> {
 }
 
 fn print_row(i: &Incident) {
-    println!(
+    out!(
         "{:>4}  {:<6} {:<5} {}  {}  by {}  {} trace(s)",
         i.id,
         i.status,

@@ -53,12 +53,17 @@ pub fn versions(ws: &Workspace, args: &VersionsArgs) -> Result<()> {
     if args.json {
         return super::print_json(&rows);
     }
-    println!(
+    out!(
         "{:<14} {:<12} {:>8}  {:<24} {:<12} {:<12}",
-        "LABEL", "ID", "TRACES", "MODEL", "PROMPT", "INDEX"
+        "LABEL",
+        "ID",
+        "TRACES",
+        "MODEL",
+        "PROMPT",
+        "INDEX"
     );
     for v in rows {
-        println!(
+        out!(
             "{:<14} {:<12} {:>8}  {:<24} {:<12} {:<12}",
             v.label,
             v.id,
@@ -94,7 +99,7 @@ pub fn traces(ws: &Workspace, args: &TracesArgs) -> Result<()> {
         return super::print_json(&rows);
     }
     for t in rows {
-        println!(
+        out!(
             "{}  {}  {:<10} {:>8.0}ms  {:<5} {}{}",
             t.started_at,
             t.id,
@@ -117,21 +122,30 @@ pub fn trace(ws: &Workspace, cmd: &TraceCommand) -> Result<()> {
         return super::print_json(&detail);
     }
     let r = &detail.row;
-    println!("trace {}  version {} ({})", r.id, r.version, r.version_id);
-    println!(
+    out!("trace {}  version {} ({})", r.id, r.version, r.version_id);
+    out!(
         "started {}  {:.0} ms  {}  tokens {}/{}  ${:.5}",
-        r.started_at, r.duration_ms, r.status, r.tokens_in, r.tokens_out, r.cost_usd
+        r.started_at,
+        r.duration_ms,
+        r.status,
+        r.tokens_in,
+        r.tokens_out,
+        r.cost_usd
     );
-    println!("input:  {}", detail.input.as_deref().unwrap_or("-"));
-    println!("output: {}", detail.output.as_deref().unwrap_or("-"));
+    out!("input:  {}", detail.input.as_deref().unwrap_or("-"));
+    out!("output: {}", detail.output.as_deref().unwrap_or("-"));
     if let Some(why) = &detail.refusal_reason {
-        println!(
+        out!(
             "refusal: span {:?} ({}) · {:?} · {} {:?}",
-            why.span, why.span_id, why.attribute, why.rule, why.pattern
+            why.span,
+            why.span_id,
+            why.attribute,
+            why.rule,
+            why.pattern
         );
     }
     for s in &detail.spans {
-        println!(
+        out!(
             "{}{} [{}] {:.0} ms{}",
             "  ".repeat(s.depth + 1),
             s.facts.name,

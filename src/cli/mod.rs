@@ -3,6 +3,31 @@
 //! Every verb prints JSON (with `--json`) or text on stdout, errors on stderr, and exits
 //! 0 on success or 2 on error (`replay`: 1 when some replays failed and others ran).
 
+/// `println!` for everything the CLI prints: trace text is data, so each line passes
+/// [`shown`] (no escape sequence from a trace reaches the terminal, no secret the
+/// output) on its way out. The console draws through ratatui, which drops control
+/// characters the same way.
+macro_rules! out {
+    () => { println!() };
+    ($($arg:tt)*) => { println!("{}", $crate::cli::shown(&format!($($arg)*))) };
+}
+
+/// `print!`, as [`out!`].
+macro_rules! out_part {
+    ($($arg:tt)*) => { print!("{}", $crate::cli::shown(&format!($($arg)*))) };
+}
+
+/// `eprintln!`, as [`out!`]: progress, warnings and errors on stderr.
+macro_rules! note {
+    () => { eprintln!() };
+    ($($arg:tt)*) => { eprintln!("{}", $crate::cli::shown(&format!($($arg)*))) };
+}
+
+/// `eprint!`, as [`out!`].
+macro_rules! note_part {
+    ($($arg:tt)*) => { eprint!("{}", $crate::cli::shown(&format!($($arg)*))) };
+}
+
 mod audit;
 mod case;
 mod collect;
@@ -123,6 +148,12 @@ pub enum Command {
     Guard(guard::GuardArgs),
 }
 
+/// Text as the CLI prints it: no control character but newline and tab (the same
+/// filter as `text::printable`), no registered secret in any form.
+pub(crate) fn shown(text: &str) -> String {
+    crate::text::printable(&crate::secret::scrub(text)).into_owned()
+}
+
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -130,11 +161,11 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         // Some replays failed: they are stored and were printed; the rest ran.
         Err(e) if e.downcast_ref::<replay::ReplaysFailed>().is_some() => {
-            eprintln!("relops: {e}");
+            note!("relops: {e}");
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("relops: error: {e:#}");
+            note!("relops: error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -176,6 +207,6 @@ fn run(cli: Cli) -> Result<u8> {
 /// Prints a value as pretty JSON on stdout.
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    println!("{text}");
+    out!("{text}");
     Ok(())
 }

@@ -61,7 +61,7 @@ pub fn replay(ws: &Workspace, args: &ReplayArgs) -> Result<()> {
     }
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
     for o in outcomes.iter().filter(|o| o.error.is_some()) {
-        eprintln!(
+        note!(
             "relops: replay {} on {} failed: {}",
             o.replay,
             o.version,
@@ -90,13 +90,13 @@ fn print_outcomes(outcomes: &[Outcome]) {
                 o.cost_usd.map_or("-".into(), dollars),
             ),
         };
-        println!("{:<8} {:<10} {status}", o.replay, o.version);
+        out!("{:<8} {:<10} {status}", o.replay, o.version);
         if let Some(out) = &o.output {
-            println!("         output: {}", clip(&one_line(out), 100));
+            out!("         output: {}", clip(&one_line(out), 100));
         }
     }
     if let Some(o) = outcomes.first() {
-        println!("diff:    relops diff {} {}", o.trace_id, o.replay);
+        out!("diff:    relops diff {} {}", o.trace_id, o.replay);
     }
 }
 
@@ -123,7 +123,7 @@ fn print_diff(d: &Diff) {
             .case_id
             .as_ref()
             .map_or(String::new(), |c| format!("  case {c}"));
-        println!(
+        out!(
             "{tag}  {:<8} {:<34} {} ({})  {}{case}",
             e.kind,
             e.id,
@@ -132,7 +132,7 @@ fn print_diff(d: &Diff) {
             flags.join(" ")
         );
     }
-    println!();
+    out!();
     let fp: Vec<String> = d
         .fingerprint
         .fields
@@ -140,7 +140,7 @@ fn print_diff(d: &Diff) {
         .filter(|f| f.changed)
         .map(|f| format!("{} {} → {}", f.field, opt(&f.a), opt(&f.b)))
         .collect();
-    println!(
+    out!(
         "fingerprint  {}",
         if fp.is_empty() {
             "same version".into()
@@ -149,7 +149,7 @@ fn print_diff(d: &Diff) {
         }
     );
     let f = &d.flags;
-    println!(
+    out!(
         "flags        status {} → {}; refusal {} → {}; safety events {} → {}; tool errors {} → {}",
         f.status.a,
         f.status.b,
@@ -160,14 +160,14 @@ fn print_diff(d: &Diff) {
         f.tool_errors.a,
         f.tool_errors.b
     );
-    println!(
+    out!(
         "deltas       latency {}; tokens in {}; tokens out {}; cost {}",
         delta(&d.deltas.latency_ms, millis),
         delta(&d.deltas.tokens_in, |n| format!("{n:.0}")),
         delta(&d.deltas.tokens_out, |n| format!("{n:.0}")),
         delta(&d.deltas.cost_usd, dollars),
     );
-    println!("\ntool calls");
+    out!("\ntool calls");
     for t in &d.tool_calls {
         let call = |c: &Option<crate::replay::diff::ToolCall>| match c {
             None => "-".to_string(),
@@ -183,14 +183,14 @@ fn print_diff(d: &Diff) {
             t.a.as_ref()
                 .or(t.b.as_ref())
                 .map_or("", |c| c.name.as_str());
-        println!(
+        out!(
             "  {} {name:<14} A {:<58} B {}",
             mark(t.change),
             call(&t.a),
             call(&t.b)
         );
     }
-    println!("\nspans");
+    out!("\nspans");
     for s in &d.spans {
         let side = s.a.as_ref().or(s.b.as_ref()).expect("a pair has a side");
         let fields = if s.fields.is_empty() {
@@ -198,7 +198,7 @@ fn print_diff(d: &Diff) {
         } else {
             format!("  [{}]", s.fields.join(", "))
         };
-        println!(
+        out!(
             "  {} {}{} ({}){fields}",
             mark(s.change),
             "  ".repeat(side.depth),
@@ -206,20 +206,20 @@ fn print_diff(d: &Diff) {
             side.kind
         );
     }
-    println!(
+    out!(
         "\noutput{}",
         if d.output.pretty_json { " (JSON)" } else { "" }
     );
     if d.output.identical() {
-        println!("  identical");
+        out!("  identical");
     }
     for r in d.output.rows.iter().filter(|r| r.change != Change::Same) {
         print_row(r);
     }
     if let Some(changes) = &d.json {
-        println!("\nJSON changes");
+        out!("\nJSON changes");
         for c in changes {
-            println!(
+            out!(
                 "  {} {}  {} → {}",
                 mark(c.change),
                 c.path,
@@ -245,10 +245,10 @@ fn print_row(r: &Row) {
             .collect()
     };
     if let Some(l) = &r.left {
-        println!("  -{:>4} {}", l.line, words(l, "[-", "-]"));
+        out!("  -{:>4} {}", l.line, words(l, "[-", "-]"));
     }
     if let Some(rt) = &r.right {
-        println!("  +{:>4} {}", rt.line, words(rt, "{+", "+}"));
+        out!("  +{:>4} {}", rt.line, words(rt, "{+", "+}"));
     }
 }
 

@@ -68,14 +68,14 @@ pub fn run(ws: &Workspace, cmd: &ReportCommand) -> Result<()> {
         let written = rendered.write(out)?;
         if !args.json {
             for p in &written {
-                eprintln!("wrote {}", p.display());
+                note!("wrote {}", p.display());
             }
         }
     }
     if args.json {
         super::print_json(&json)
     } else if args.out.is_none() {
-        print!("{}", rendered.markdown_with(None));
+        out_part!("{}", rendered.markdown_with(None));
         Ok(())
     } else {
         Ok(())

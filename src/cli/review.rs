@@ -68,12 +68,12 @@ fn sample(ws: &Workspace, round: u32, json: bool) -> Result<()> {
     let reviewer = crate::audit::actor();
     let s = sample::draw(&conn, rubric, &reviewer, round, crate::clock::now_ns())?;
     if rubric.criteria.is_empty() {
-        eprintln!("relops: no [[rubric.criterion]] in the config: nothing to score them on yet");
+        note!("relops: no [[rubric.criterion]] in the config: nothing to score them on yet");
     }
     if json {
         return super::print_json(&s);
     }
-    println!(
+    out!(
         "round {} for {} · {} of {} trace(s) · {} .. {} · {} already scored, left out",
         s.round,
         s.reviewer,
@@ -84,15 +84,19 @@ fn sample(ws: &Workspace, round: u32, json: bool) -> Result<()> {
         s.skipped
     );
     for st in &s.strata {
-        println!(
+        out!(
             "  {:<10} {:>3} slot(s), {} for refusals/errors · of {} trace(s), {} flagged",
-            st.version, st.slots, st.reserved, st.traffic, st.flagged
+            st.version,
+            st.slots,
+            st.reserved,
+            st.traffic,
+            st.flagged
         );
     }
-    println!();
+    out!();
     for it in &s.items {
         let t = &it.trace;
-        println!(
+        out!(
             "{}  {:<10} {}  {}",
             t.id,
             clip(&t.version, 10),
@@ -106,7 +110,7 @@ fn sample(ws: &Workspace, round: u32, json: bool) -> Result<()> {
             .iter()
             .map(|c| format!("--criterion {}=1..{}", c.name, c.scale))
             .collect();
-        println!(
+        out!(
             "\nscore: relops review score {} {}",
             first.trace.id,
             example.join(" ")
@@ -206,7 +210,7 @@ fn score(
             format!("{c} {n}/{scale}")
         })
         .collect();
-    println!(
+    out!(
         "{} ({}) by {}: {}",
         out.trace_id,
         out.version,
@@ -214,10 +218,10 @@ fn score(
         given.join(", ")
     );
     if let Some(n) = &review.note {
-        println!("note: {n}");
+        out!("note: {n}");
     }
     if !out.unscored.is_empty() {
-        println!("not scored yet: {}", out.unscored.join(", "));
+        out!("not scored yet: {}", out.unscored.join(", "));
     }
     Ok(())
 }
@@ -241,11 +245,11 @@ fn list(ws: &Workspace, since: Option<Period>, json: bool) -> Result<()> {
         return super::print_json(&out);
     }
     if out.scores.is_empty() {
-        println!("no scores in the last {since}; `relops review sample` serves traces to score");
+        out!("no scores in the last {since}; `relops review sample` serves traces to score");
         return Ok(());
     }
     for r in &out.scores {
-        println!(
+        out!(
             "{}  {}  {:<10} {:<12} {}/{}  {:<10} {}",
             r.scored_at,
             r.trace_id,
@@ -257,9 +261,9 @@ fn list(ws: &Workspace, since: Option<Period>, json: bool) -> Result<()> {
             r.note.as_deref().map_or(String::new(), |n| clip(n, 60))
         );
     }
-    println!("\naverages over the last {since}:");
+    out!("\naverages over the last {since}:");
     for a in &out.averages {
-        println!(
+        out!(
             "  {:<10} {:<12} {:.2}/{} over {} score(s), {} trace(s)",
             clip(&a.version, 10),
             clip(&a.criterion, 12),

@@ -92,7 +92,7 @@ pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
             now_ns: now,
         };
         store::save(conn, id, &r, &change)?;
-        println!(
+        out!(
             "rollout {id}: {} on {} · stage 1 of {}",
             r.release,
             plan.name,
@@ -175,11 +175,11 @@ fn rollback(
         );
     }
     if let Some(s) = r.seconds_to_rollback() {
-        println!("rolled back {s:.1} s after the trigger fired");
+        out!("rolled back {s:.1} s after the trigger fired");
     }
     let poll = std::time::Duration::from_secs(2);
     let check = crate::rollout::rollback::verify(conn, id, r, plan, &actor, poll, |c| {
-        eprintln!("verify: {}", c.describe());
+        note!("verify: {}", c.describe());
     })
     .map_err(|e| eyre!(e))?;
     status(id, r, plan, crate::clock::now_ns(), false)?;
@@ -207,7 +207,7 @@ fn watch(
             now_ns: now,
         };
         ops::apply(&cx, id, &mut r, plan, &Op::Tick).map_err(|e| eyre!(e))?;
-        eprintln!("{}", one_line(&r, plan, now));
+        note!("{}", one_line(&r, plan, now));
         if r.state != State::Running {
             break;
         }
@@ -272,7 +272,7 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
         return Ok(0);
     }
     let stage = &plan.stages[r.stage.min(plan.stages.len() - 1)];
-    println!(
+    out!(
         "rollout {id}: {} ({} → {}) · {} · stage {} of {}: {} ({} %)",
         plan.name,
         r.previous.as_deref().unwrap_or("-"),
@@ -285,9 +285,9 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
     );
     match (&r.fired, r.state) {
         (Some(f), State::Triggered) => {
-            println!("TRIGGERED: {f} — roll back with `relops rollout rollback`")
+            out!("TRIGGERED: {f} — roll back with `relops rollout rollback`")
         }
-        (Some(f), _) => println!("  fired: {f}"),
+        (Some(f), _) => out!("  fired: {f}"),
         _ => {}
     }
     for (name, s) in &r.items {
@@ -296,17 +296,17 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
             ItemState::Fail(w) => ("[!]", w),
             ItemState::Pending(w) => ("[ ]", w),
         };
-        println!("  {mark} {name}: {why}");
+        out!("  {mark} {name}: {why}");
     }
     if matches!(r.state, State::Running | State::Held) {
         for b in blockers {
-            println!("  blocks promotion: {b}");
+            out!("  blocks promotion: {b}");
         }
     }
     if r.state == State::Running || r.state == State::Held {
-        println!("  {}", one_line(r, plan, now));
+        out!("  {}", one_line(r, plan, now));
         if let Some(ns) = r.worst_case_to_trigger_ns(plan) {
-            println!(
+            out!(
                 "  worst case from a breach to the trigger: {} s (checks every {})",
                 ns / 1_000_000_000,
                 plan.check_every
@@ -314,10 +314,10 @@ fn status(id: i64, r: &Rollout, plan: &Plan, now: i64, json: bool) -> Result<u8>
         }
     }
     if let Some(s) = r.seconds_to_rollback() {
-        println!("  rolled back {s:.1} s after the trigger fired");
+        out!("  rolled back {s:.1} s after the trigger fired");
     }
     if let (Some(done), Some(ok)) = (r.rolled_back_ns, r.recovered_ns) {
-        println!(
+        out!(
             "  signals recovered {:.1} s after the rollback",
             (ok - done) as f64 / 1e9
         );

@@ -82,7 +82,7 @@ fn list(ws: &Workspace, json: bool) -> Result<u8> {
         super::print_json(&rows)?;
     } else {
         for r in &rows {
-            println!(
+            out!(
                 "{:<20} {:>2} steps  {}",
                 r["name"].as_str().unwrap_or(""),
                 r["steps"],
@@ -121,7 +121,7 @@ fn walk(ws: &Workspace, args: &RunArgs, mode: Mode) -> Result<u8> {
 }
 
 pub(super) fn summarise(name: &str, mode: Mode, done: &job::Finished) {
-    println!(
+    out!(
         "{} of {name}: {} in {:.1} s (run {})",
         mode.as_str(),
         done.outcome,
@@ -217,7 +217,7 @@ fn ask(question: &str) -> Option<String> {
     if !std::io::stdin().is_terminal() {
         return None;
     }
-    eprint!("{question}");
+    note_part!("{question}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).ok()?;
@@ -245,13 +245,13 @@ impl Operator for Prompt {
 pub(super) async fn ctrl_c_twice() {
     loop {
         let _ = tokio::signal::ctrl_c().await;
-        eprintln!("\nCtrl-C: press again within 5 s to kill the running step and halt");
+        note!("\nCtrl-C: press again within 5 s to kill the running step and halt");
         let again =
             tokio::time::timeout(std::time::Duration::from_secs(5), tokio::signal::ctrl_c());
         if again.await.is_ok() {
             return;
         }
-        eprintln!("not killed; the step goes on");
+        note!("not killed; the step goes on");
     }
 }
 
@@ -261,10 +261,10 @@ fn print_step(s: &StepResult) {
         "skipped" => "skip",
         _ => "FAIL",
     };
-    println!("{mark} {}. {} ({} ms)", s.index + 1, s.name, s.millis);
+    out!("{mark} {}. {} ({} ms)", s.index + 1, s.name, s.millis);
     if !s.ok() {
         if let Some(e) = &s.error {
-            println!("     error: {e}");
+            out!("     error: {e}");
         }
         for line in s
             .output
@@ -275,10 +275,10 @@ fn print_step(s: &StepResult) {
             .into_iter()
             .rev()
         {
-            println!("     | {line}");
+            out!("     | {line}");
         }
         if let Some(r) = &s.remediation {
-            println!("     remediation: {r}");
+            out!("     remediation: {r}");
         }
     }
 }

@@ -22,17 +22,21 @@ pub fn run(ws: &Workspace, args: &SignalsArgs) -> Result<()> {
         return super::print_json(&rows);
     }
     if rows.is_empty() {
-        println!(
-            "no pulled series: add a [[source]] with kind = \"prometheus\" and run `relops sync`"
-        );
+        out!("no pulled series: add a [[source]] with kind = \"prometheus\" and run `relops sync`");
         return Ok(());
     }
-    println!(
+    out!(
         "{:<14} {:<20} {:<8} {:>7} {:>12} {:>12} {:>12}  LABELS",
-        "SOURCE", "SIGNAL", "VERSION", "POINTS", "LAST", "MIN", "MAX"
+        "SOURCE",
+        "SIGNAL",
+        "VERSION",
+        "POINTS",
+        "LAST",
+        "MIN",
+        "MAX"
     );
     for r in rows {
-        println!(
+        out!(
             "{:<14} {:<20} {:<8} {:>7} {:>12} {:>12} {:>12}  {}",
             r.source,
             r.signal,

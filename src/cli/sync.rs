@@ -55,7 +55,7 @@ pub fn run(ws: &Workspace, args: &SyncArgs) -> Result<u8> {
     let engine = Engine::new(&config, Committer::start(&ws.db_path)?, Some(tx));
     let printer = std::thread::spawn(move || {
         while let Some(e) = rx.blocking_recv() {
-            eprintln!("{e}");
+            note!("{e}");
         }
     });
     let code = if args.watch {
@@ -89,15 +89,18 @@ fn print_reports(reports: &[SourceReport], json: bool) -> Result<()> {
     for r in reports {
         let head = format!("{:<16} {:<11}", r.source, r.kind);
         match (&r.error, &r.skipped) {
-            (Some(e), _) => println!("{head} FAILED  {e}"),
-            (None, Some(why)) => println!("{head} skipped {why}"),
-            (None, None) => println!(
+            (Some(e), _) => out!("{head} FAILED  {e}"),
+            (None, Some(why)) => out!("{head} skipped {why}"),
+            (None, None) => out!(
                 "{head} ok      {} pages, {} records, {} new or changed, {} rejected",
-                r.pages, r.records, r.rows, r.rejected
+                r.pages,
+                r.records,
+                r.rows,
+                r.rejected
             ),
         }
         for reason in &r.rejections {
-            println!("    rejected: {reason}");
+            out!("    rejected: {reason}");
         }
     }
     Ok(())
@@ -117,12 +120,17 @@ fn show_status(ws: &Workspace, config: &crate::config::Config, json: bool) -> Re
 
 fn print_status(rows: &[SourceStatus], now: i64) {
     let age = |t: Option<i64>| t.map_or_else(|| "-".to_string(), |t| age(t, now));
-    println!(
+    out!(
         "{:<16} {:<11} {:<14} {:>8} {:>8} {:>10}  LAST ERROR",
-        "SOURCE", "KIND", "STATE", "SUCCESS", "LAG", "ROWS"
+        "SOURCE",
+        "KIND",
+        "STATE",
+        "SUCCESS",
+        "LAG",
+        "ROWS"
     );
     for r in rows {
-        println!(
+        out!(
             "{:<16} {:<11} {:<14} {:>8} {:>8} {:>10}  {}",
             r.source,
             r.kind,
@@ -142,7 +150,7 @@ pub fn doctor(ws: &Workspace) -> Result<u8> {
     let mut say = |ok: bool, what: &str, detail: String| {
         problems += usize::from(!ok);
         let mark = if ok { "ok  " } else { "FAIL" };
-        println!("{mark} {what}: {detail}");
+        out!("{mark} {what}: {detail}");
     };
     say(
         true,

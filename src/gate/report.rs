@@ -232,7 +232,8 @@ pub fn markdown(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
             cell(&r.baseline)
         );
     }
-    md
+    // Case titles, labels and answers are data: no raw HTML reaches the renderer.
+    crate::text::markdown(&md)
 }
 
 fn cell(attempts: &[super::verdict::Attempt]) -> String {

@@ -209,7 +209,7 @@ pub fn retry(
         conn.execute(
             "UPDATE notify_outbox SET attempts = attempts + 1, next_at = ?2, last_error = ?3
              WHERE id = ?1",
-            params![id, now_ns + after_ns, error],
+            params![id, now_ns + after_ns, crate::secret::scrub(error)],
         )?;
     }
     Ok(())
@@ -221,7 +221,7 @@ pub fn failed(conn: &Connection, ids: &[i64], error: &str, now_ns: i64) -> rusql
         conn.execute(
             "UPDATE notify_outbox SET attempts = attempts + 1, failed_at = ?2, last_error = ?3
              WHERE id = ?1",
-            params![id, now_ns, error],
+            params![id, now_ns, crate::secret::scrub(error)],
         )?;
     }
     Ok(())

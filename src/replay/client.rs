@@ -54,8 +54,23 @@ enum Attempt {
 }
 
 /// Makes the call, retrying as the policy says. `api_key` goes in a bearer header and
-/// nowhere else (reqwest's errors name the URL, which never holds it).
+/// nowhere else; a gateway that echoes it back has it masked (`crate::secret`) before
+/// the error is stored or reported.
 pub async fn send(
+    client: &reqwest::Client,
+    call: &Call,
+    api_key: Option<&str>,
+    policy: &Policy,
+) -> Result<Reply, Failure> {
+    send_unscrubbed(client, call, api_key, policy)
+        .await
+        .map_err(|f| Failure {
+            error: crate::secret::scrub_owned(f.error),
+            attempts: f.attempts,
+        })
+}
+
+async fn send_unscrubbed(
     client: &reqwest::Client,
     call: &Call,
     api_key: Option<&str>,

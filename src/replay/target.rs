@@ -78,12 +78,12 @@ impl Target {
             .ok_or_else(|| format!("no replay target {name:?}; configured: {}", names(config)))?;
         let key = |field: &str| format!("replay.targets.{name}.{field}");
         let api_key = match &cfg.api_key_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                format!(
-                    "{}: environment variable {var} is not set",
-                    key("api_key_env")
-                )
-            })?),
+            Some(var) => Some(
+                crate::secret::Secret::from_env(var)
+                    .map_err(|e| format!("{}: {e}", key("api_key_env")))?
+                    .expose()
+                    .to_string(),
+            ),
             None => None,
         };
         if cfg.kind == TargetKind::OpenaiChat && cfg.versions.is_empty() {
@@ -167,8 +167,17 @@ impl Target {
                     .iter()
                     .map(|h| (h.clone(), label.to_string()))
                     .collect();
+                if self.config.url.contains("{version}") && (label == "." || label == "..") {
+                    return Err(format!(
+                        "the version label {label:?} would climb out of the target's URL path; refused"
+                    ));
+                }
                 Ok(Call {
-                    url: self.config.url.replace("{version}", label),
+                    // Percent-encoded: a label from traffic never leaves its segment.
+                    url: self
+                        .config
+                        .url
+                        .replace("{version}", &crate::text::url_component(label)),
                     headers,
                     body,
                 })
@@ -378,6 +387,10 @@ mod tests {
         assert_eq!(call.body, json!({"request": {"text": "hello"}}));
         assert_eq!(call.headers, vec![("X-Version".into(), "v3".into())]);
         assert_eq!(t.fingerprint("v3").unwrap(), None);
+        // A hostile label stays inside its segment, or is refused.
+        let call = t.call("../../admin?x=1#", "hello").unwrap();
+        assert_eq!(call.url, "http://h/v1/..%2F..%2Fadmin%3Fx%3D1%23/respond");
+        assert!(t.call("..", "hello").unwrap_err().contains("refused"));
     }
 
     #[test]

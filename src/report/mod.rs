@@ -140,7 +140,9 @@ impl Rendered {
             None => "<!-- charts are written only with --out FILE.md (SVG files next to it) -->\n"
                 .to_string(),
         };
-        self.markdown.replacen(CHARTS_MARK, &block, 1)
+        // Labels and trace text are data: no raw HTML of theirs reaches the renderer.
+        let safe = crate::text::markdown(&self.markdown);
+        safe.replacen(&crate::text::markdown(CHARTS_MARK), &block, 1)
     }
 
     /// Writes the Markdown to `out` and each chart next to it; the paths written.
@@ -152,7 +154,10 @@ impl Rendered {
         if let Some(d) = dir {
             std::fs::create_dir_all(d)?;
         }
-        std::fs::write(out, self.markdown_with(Some(&stem)))?;
+        std::fs::write(
+            out,
+            crate::secret::scrub_owned(self.markdown_with(Some(&stem))),
+        )?;
         let mut written = vec![out.to_path_buf()];
         for c in &self.charts {
             let name = format!("{stem}-{}.svg", c.signal);
@@ -184,7 +189,7 @@ pub fn recommendations_md(md: &mut String, recs: &[Recommendation]) {
         let _ = writeln!(md, "{}. **{}** ({})", i + 1, r.action, r.area);
         let _ = writeln!(md, "   - evidence: {}", r.evidence);
         if !r.refs.is_empty() {
-            let refs: Vec<String> = r.refs.iter().map(|x| format!("`{x}`")).collect();
+            let refs: Vec<String> = r.refs.iter().map(|x| crate::text::code_span(x)).collect();
             let _ = writeln!(md, "   - see: {}", refs.join(", "));
         }
     }

@@ -647,10 +647,14 @@ fn recommend(
                     i.traces.len(),
                     i.versions.join(", ")
                 ),
-                refs: vec![format!(
-                    "relops case from-trace {first} --incident {} --must-pass",
-                    i.id
-                )],
+                refs: vec![crate::text::command(&[
+                    "case",
+                    "from-trace",
+                    first,
+                    "--incident",
+                    &i.id.to_string(),
+                    "--must-pass",
+                ])],
             });
         }
     }
@@ -790,14 +794,14 @@ fn markdown(m: &Monthly) -> String {
         for pv in &m.verdicts {
             let _ = writeln!(
                 md,
-                "- {} vs {}: last {} to {}, {} vs {} requests (`{}`).",
+                "- {} vs {}: last {} to {}, {} vs {} requests ({}).",
                 pv.candidate,
                 pv.baseline.as_deref().unwrap_or("before"),
                 pv.window,
                 pv.window_end,
                 pv.requests_candidate,
                 pv.requests_baseline,
-                pv.command()
+                crate::text::code_span(&pv.command())
             );
         }
         md.push('\n');

@@ -600,14 +600,23 @@ impl PairVerdict {
     /// The command that shows this verdict in full.
     pub fn command(&self) -> String {
         match &self.baseline {
-            Some(b) => format!(
-                "relops drift --candidate {} --baseline {b} --window {}",
-                self.candidate, self.window
-            ),
-            None => format!(
-                "relops drift --candidate {} --before --window {}",
-                self.candidate, self.window
-            ),
+            Some(b) => crate::text::command(&[
+                "drift",
+                "--candidate",
+                &self.candidate,
+                "--baseline",
+                b,
+                "--window",
+                &self.window,
+            ]),
+            None => crate::text::command(&[
+                "drift",
+                "--candidate",
+                &self.candidate,
+                "--before",
+                "--window",
+                &self.window,
+            ]),
         }
     }
 }

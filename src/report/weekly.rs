@@ -269,10 +269,13 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                                     v.label, case.case.id
                                 ),
                                 evidence: s.evidence(),
-                                refs: vec![format!(
-                                    "relops gate --candidate {} --baseline {base}",
-                                    v.label
-                                )],
+                                refs: vec![crate::text::command(&[
+                                    "gate",
+                                    "--candidate",
+                                    &v.label,
+                                    "--baseline",
+                                    &base,
+                                ])],
                             });
                         }
                     }
@@ -286,7 +289,14 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                         ),
                         refs: examples
                             .first()
-                            .map(|t| vec![format!("relops case from-trace {t} --must-pass")])
+                            .map(|t| {
+                                vec![crate::text::command(&[
+                                    "case",
+                                    "from-trace",
+                                    t,
+                                    "--must-pass",
+                                ])]
+                            })
                             .unwrap_or_default(),
                     }),
                 }
@@ -356,10 +366,13 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                         short(v.row.first_seen_ns.unwrap_or_default()),
                         v.last_day_share * 100.0
                     ),
-                    refs: vec![format!(
-                        "relops gate --candidate {} --baseline {prev}",
-                        v.label
-                    )],
+                    refs: vec![crate::text::command(&[
+                        "gate",
+                        "--candidate",
+                        &v.label,
+                        "--baseline",
+                        &prev,
+                    ])],
                 });
             }
             Some(run) if run.decision == Some(Decision::Hold) => {
@@ -405,10 +418,14 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                     i.tool_error_traces,
                     i.versions.join(", ")
                 ),
-                refs: vec![format!(
-                    "relops case from-trace {first} --incident {} --must-pass",
-                    i.id
-                )],
+                refs: vec![crate::text::command(&[
+                    "case",
+                    "from-trace",
+                    first,
+                    "--incident",
+                    &i.id.to_string(),
+                    "--must-pass",
+                ])],
             });
         }
     }
@@ -428,12 +445,12 @@ fn verdict_md(md: &mut String, pv: &PairVerdict) {
     );
     let _ = writeln!(
         md,
-        "Last {} to {} · {} vs {} requests · `{}`\n",
+        "Last {} to {} · {} vs {} requests · {}\n",
         pv.window,
         pv.window_end,
         pv.requests_candidate,
         pv.requests_baseline,
-        pv.command()
+        crate::text::code_span(&pv.command())
     );
     let shown: Vec<&SignalLine> = pv
         .signals

@@ -26,9 +26,6 @@ pub struct Inputs {
     secrets: Vars,
 }
 
-/// Secrets shorter than this are not redacted: they would blot out ordinary text.
-const MIN_SECRET: usize = 4;
-
 impl Inputs {
     pub fn new(vars: Vars) -> Self {
         Self {
@@ -48,6 +45,7 @@ impl Inputs {
             let value = lookup(name).filter(|v| !v.is_empty()).ok_or_else(|| {
                 format!("the secret {name} is not set: export {name}=... before running")
             })?;
+            crate::secret::register(&value);
             self.secrets.insert(format!("secret.{name}"), value);
         }
         Ok(self)
@@ -79,20 +77,41 @@ impl Inputs {
         fill_action(action, &self.all())
     }
 
-    /// `text` with every secret value replaced by `***`.
+    /// `text` with every secret (these among them, in any echoed form) replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for value in self.secrets.values().filter(|v| v.len() >= MIN_SECRET) {
-            if out.contains(value.as_str()) {
-                out = out.replace(value.as_str(), "***");
-            }
-        }
-        out
+        crate::secret::scrub(text).into_owned()
     }
 }
 
 /// `text` with every `{name}` replaced; `{{` and `}}` stand for literal braces.
 pub fn fill(text: &str, vars: &Vars) -> Result<String, String> {
+    fill_with(text, vars, |_, _, value| Ok(value.to_string()))
+}
+
+/// A URL template filled so that no value can leave its place: every value is
+/// percent-encoded (`../` or `?` in a label stays inside its segment) and a value that
+/// is a whole dot segment is refused. Only a configured variable that starts the
+/// template (the base, `{admin}/rollback`) goes in as written: it is the operator's.
+pub fn fill_url(url: &str, vars: &Vars) -> Result<String, String> {
+    fill_with(url, vars, |at, name, value| {
+        if at == 0 && !RUN_VARS.contains(&name) && !name.starts_with("secret.") {
+            return Ok(value.to_string());
+        }
+        if value == "." || value == ".." {
+            return Err(format!(
+                "{{{name}}} is {value:?}, which would climb out of the URL's path; refused"
+            ));
+        }
+        Ok(crate::text::url_component(value))
+    })
+}
+
+/// [`fill`] with each value passed through `place(offset in the template, name, value)`.
+fn fill_with(
+    text: &str,
+    vars: &Vars,
+    place: impl Fn(usize, &str, &str) -> Result<String, String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find(['{', '}']) {
@@ -113,7 +132,7 @@ pub fn fill(text: &str, vars: &Vars) -> Result<String, String> {
         let value = vars
             .get(name)
             .ok_or_else(|| format!("unknown variable {{{name}}} (known: {})", known(vars)))?;
-        out.push_str(value);
+        out.push_str(&place(text.len() - tail.len(), name, value)?);
         rest = &tail[end + 1..];
     }
     out.push_str(rest);
@@ -170,7 +189,7 @@ pub fn fill_action(action: &Action, vars: &Vars) -> Result<Action, String> {
             expect_status,
         } => Action::Http {
             method: method.clone(),
-            url: fill(url, vars)?,
+            url: fill_url(url, vars)?,
             headers: headers
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), fill(v, vars)?)))
@@ -247,6 +266,34 @@ mod tests {
         );
         let missing = Inputs::new(Vars::new()).with_secrets(&["NOPE".into()], env);
         assert!(missing.unwrap_err().contains("NOPE is not set"));
+    }
+
+    #[test]
+    fn url_values_stay_inside_their_segment() {
+        let v = vars(&[
+            ("release", "../../../../tmp/x"),
+            ("admin", "http://h:1/api"),
+            ("q", "a&b=c d"),
+        ]);
+        let url = fill_url("{admin}/admin/{release}/x?who={q}", &v).unwrap();
+        assert_eq!(
+            url,
+            "http://h:1/api/admin/..%2F..%2F..%2F..%2Ftmp%2Fx/x?who=a%26b%3Dc%20d"
+        );
+        let parsed = reqwest::Url::parse(&url).unwrap();
+        assert_eq!(parsed.path(), "/api/admin/..%2F..%2F..%2F..%2Ftmp%2Fx/x");
+        // A run variable is traffic's even at the start; a dot segment is refused.
+        assert_eq!(
+            fill_url("{release}", &v).unwrap(),
+            "..%2F..%2F..%2F..%2Ftmp%2Fx"
+        );
+        for dots in [".", ".."] {
+            let err = fill_url("http://h/{release}/x", &vars(&[("release", dots)])).unwrap_err();
+            assert!(
+                err.contains("{release}") && err.contains("refused"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! `Retry-After` honoured. Credentials come from environment variables and appear in
 //! no message.
 
-use std::fmt;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -11,30 +10,7 @@ use reqwest::StatusCode;
 
 use super::{PullError, SourceConfig};
 use crate::http::{MAX_RETRY_AFTER, retry_after, root_cause, snippet};
-
-/// A credential read from the environment. Debug and Display never show it.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Reads `var`; the error names the variable, never a value.
-    pub fn from_env(var: &str) -> Result<Self, String> {
-        match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(Self(v)),
-            _ => Err(format!("environment variable {var} is not set")),
-        }
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::secret::Secret;
 
 /// How requests authenticate.
 #[derive(Debug, Clone)]
@@ -50,10 +26,11 @@ impl Credentials {
     pub fn from_config(config: &SourceConfig) -> Result<Self, String> {
         let a = &config.auth;
         match (&a.public_key_env, &a.secret_key_env, &a.token_env) {
-            (Some(user), Some(password), _) => Ok(Self::Basic {
-                user: Secret::from_env(user)?,
-                password: Secret::from_env(password)?,
-            }),
+            (Some(user), Some(password), _) => {
+                let (user, password) = (Secret::from_env(user)?, Secret::from_env(password)?);
+                crate::secret::register_basic(user.expose(), password.expose());
+                Ok(Self::Basic { user, password })
+            }
             (_, _, Some(token)) => Ok(Self::Bearer(Secret::from_env(token)?)),
             _ => Ok(Self::None),
         }
@@ -88,57 +65,11 @@ impl Response {
     }
 }
 
-/// Replaces every form of a credential a server might echo back (the secret itself, a
-/// Basic header's encoding) in error text with `***`.
-#[derive(Debug, Clone, Default)]
-struct Scrubber(Vec<Secret>);
-
-impl Scrubber {
-    fn new(credentials: &Credentials) -> Self {
-        use base64::Engine as _;
-        let forms = match credentials {
-            Credentials::None => Vec::new(),
-            Credentials::Bearer(t) => vec![t.expose().to_string()],
-            Credentials::Basic { user, password } => {
-                let pair = format!("{}:{}", user.expose(), password.expose());
-                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-                vec![encoded, password.expose().to_string()]
-            }
-        };
-        Self(
-            forms
-                .into_iter()
-                .filter(|f| f.len() >= 4)
-                .map(Secret)
-                .collect(),
-        )
-    }
-
-    fn clean(&self, mut text: String) -> String {
-        for s in &self.0 {
-            if text.contains(s.expose()) {
-                text = text.replace(s.expose(), "***");
-            }
-        }
-        text
-    }
-
-    fn error(&self, e: PullError) -> PullError {
-        match e {
-            PullError::Unavailable(m) => PullError::Unavailable(self.clean(m)),
-            PullError::Malformed(m) => PullError::Malformed(self.clean(m)),
-            PullError::Refused(m) => PullError::Refused(self.clean(m)),
-            PullError::Looping(m) => PullError::Looping(self.clean(m)),
-        }
-    }
-}
-
 /// A source's HTTP client and retry policy.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     credentials: Credentials,
-    scrubber: Scrubber,
     timeout: Duration,
     retries: u32,
     backoff: Duration,
@@ -152,7 +83,6 @@ impl Fetcher {
                 .user_agent(concat!("relops/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| format!("cannot build an HTTP client: {e}"))?,
-            scrubber: Scrubber::new(&credentials),
             credentials,
             timeout: Duration::from_millis(config.timeout_ms),
             retries: config.retries,
@@ -160,9 +90,9 @@ impl Fetcher {
         })
     }
 
-    /// Takes any credential out of an error's text: a server may echo what it was sent.
+    /// Takes any secret out of an error's text: a server may echo what it was sent.
     pub fn scrub(&self, e: PullError) -> PullError {
-        self.scrubber.error(e)
+        scrub(e)
     }
 
     /// GETs `url` with `query`, retrying as the policy says. Errors carry no secret.
@@ -241,6 +171,17 @@ impl Fetcher {
     }
 }
 
+/// `e` with every registered secret masked (`crate::secret`).
+fn scrub(e: PullError) -> PullError {
+    use crate::secret::scrub_owned as clean;
+    match e {
+        PullError::Unavailable(m) => PullError::Unavailable(clean(m)),
+        PullError::Malformed(m) => PullError::Malformed(clean(m)),
+        PullError::Refused(m) => PullError::Refused(clean(m)),
+        PullError::Looping(m) => PullError::Looping(clean(m)),
+    }
+}
+
 /// Full jitter on the upper half: many clients that failed together retry apart.
 fn jitter(delay: Duration) -> Duration {
     let ms = delay.as_millis().max(2) as u64;
@@ -253,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_secret_never_prints() {
-        let s = Secret("hunter2".into());
+        let s = Secret::new("hunter2".into());
         assert_eq!(format!("{s:?}"), "Secret(***)");
         let c = Credentials::Bearer(s);
         assert!(!format!("{c:?}").contains("hunter2"));
@@ -267,16 +208,12 @@ mod tests {
 
     #[test]
     fn echoed_credentials_are_scrubbed_from_errors() {
-        let c = Credentials::Basic {
-            user: Secret("pk-lf-1".into()),
-            password: Secret("sk-lf-secret".into()),
-        };
-        let s = Scrubber::new(&c);
+        crate::secret::register_basic("pk-lf-1", "sk-lf-secret");
         // RFC 7617's encoding of pk-lf-1:sk-lf-secret, as a server might echo the header.
-        let e = s.error(PullError::Refused(
+        let e = scrub(PullError::Refused(
             "HTTP 401: Basic cGstbGYtMTpzay1sZi1zZWNyZXQ= sk-lf-secret".into(),
         ));
-        assert_eq!(e, PullError::Refused("HTTP 401: Basic *** ***".into()));
+        assert_eq!(e, PullError::Refused("HTTP 401: Basic ***= ***".into()));
     }
 
     #[test]

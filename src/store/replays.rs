@@ -49,6 +49,8 @@ pub fn insert_rows(conn: &Connection, replays: &[NewReplay]) -> rusqlite::Result
             latency_ms, output, spans, tokens_in, tokens_out, cost_usd, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
     )?;
+    // What a target answered is a peer's text: no secret it echoed is kept.
+    let clean = |t: &Option<String>| t.as_deref().map(|t| crate::secret::scrub(t).into_owned());
     for r in replays {
         ids.push(stmt.query_row(
             params![
@@ -59,12 +61,12 @@ pub fn insert_rows(conn: &Connection, replays: &[NewReplay]) -> rusqlite::Result
                 r.target,
                 r.started_ns,
                 r.latency_ms,
-                r.output,
+                clean(&r.output),
                 r.spans,
                 r.tokens_in,
                 r.tokens_out,
                 r.cost_usd,
-                r.error
+                clean(&r.error)
             ],
             |row| row.get(0),
         )?);

@@ -83,7 +83,7 @@ pub fn record_error(
              last_attempt_ns = excluded.updated_at, last_error = excluded.last_error,
              last_error_ns = excluded.updated_at, errors_total = errors_total + 1",
     )?
-    .execute(params![source, kind, now_ns, error])?;
+    .execute(params![source, kind, now_ns, crate::secret::scrub(error)])?;
     Ok(())
 }
 

@@ -53,6 +53,20 @@ impl Ready {
             .as_deref()
             .map(|v| read("secret_env", v))
             .transpose()?;
+        // A webhook URL from the environment is itself a credential (Slack's is), and
+        // its path is the secret part: a peer echoing the request line shows only that.
+        if n.url_env.is_some() {
+            crate::secret::register(&url);
+            if let Ok(u) = reqwest::Url::parse(&url) {
+                crate::secret::register(u.path());
+                if let Some(q) = u.query() {
+                    crate::secret::register(q);
+                }
+            }
+        }
+        if let Some(s) = &secret {
+            crate::secret::register(s);
+        }
         Ok(Self {
             notify: n.clone(),
             url,
@@ -60,21 +74,9 @@ impl Ready {
         })
     }
 
-    /// Text from a peer with this notifier's secrets taken out.
+    /// Text from a peer with every secret (this notifier's among them) taken out.
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        let url_is_secret = self.notify.url_env.is_some();
-        for s in [
-            self.secret.as_deref(),
-            url_is_secret.then_some(self.url.as_str()),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|s| s.len() >= 4)
-        {
-            out = out.replace(s, "[redacted]");
-        }
-        out
+        crate::secret::scrub(text).into_owned()
     }
 }
 
@@ -212,6 +214,81 @@ async fn judge(n: &Ready, resp: reqwest::Response) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A peer that answers 400 with everything it was sent (request line, headers, body)
+    /// as the body, like a gateway that echoes a bad request.
+    async fn echo_peer() -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 8192];
+                while let Ok(n @ 1..) = s.read(&mut buf).await {
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let want = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= want {
+                        break;
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                    got.len(),
+                    String::from_utf8_lossy(&got)
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_peer_echoing_the_routing_key_and_the_secret_url_leaves_no_trace_of_them() {
+        let addr = echo_peer().await;
+        let url = format!("http://{addr}/hook/T0/B0/url-canary-5150");
+        let key = "pd-routing-canary-4242";
+        // SAFETY: variables no other test reads.
+        unsafe {
+            std::env::set_var("RELOPS_TEST_NOTIFY_URL", &url);
+            std::env::set_var("RELOPS_TEST_NOTIFY_KEY", key);
+        }
+        let notify: Notify = toml::from_str(
+            "name = \"pager\"\nkind = \"pagerduty\"\nurl_env = \"RELOPS_TEST_NOTIFY_URL\"\n\
+             secret_env = \"RELOPS_TEST_NOTIFY_KEY\"\nmin_severity = \"info\"\n",
+        )
+        .unwrap();
+        let ready = Ready::new(&notify).unwrap();
+        let conn = crate::store::memory();
+        let alert = crate::guard::alert::Alert::new(
+            crate::guard::alert::names::TRIGGER_FIRED,
+            crate::config::guard::Severity::Critical,
+            &[("rollout", "1")],
+            0,
+        );
+        outbox::reconcile(&conn, std::slice::from_ref(&notify), &[alert], 0).unwrap();
+        let client = reqwest::Client::new();
+        assert_eq!(flush(&conn, &client, &ready, "ws", 0).await.unwrap(), 0);
+        let stored = outbox::backlog(&conn, &notify).unwrap().last_error.unwrap();
+        assert!(
+            stored.contains("HTTP 400") && stored.contains("***"),
+            "{stored}"
+        );
+        for canary in [key, "url-canary-5150", url.as_str()] {
+            assert!(!stored.contains(canary), "{canary} in {stored}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_to_five_minutes() {
