@@ -247,6 +247,9 @@ pub struct Drift {
     pub seed: u64,
     /// Buckets across the window for charts and onset detection.
     pub buckets: u32,
+    /// Latencies: the absolute difference (ms) below which no ratio is a finding (a
+    /// 0.05 ms change on sub-millisecond spans is not a regression).
+    pub min_delta_ms: f64,
     /// Per-signal settings, by signal name (see `relops drift --list`).
     pub signal: std::collections::BTreeMap<String, SignalSettings>,
 }
@@ -260,6 +263,7 @@ impl Default for Drift {
             resamples: 1000,
             seed: 7,
             buckets: 48,
+            min_delta_ms: crate::drift::judge::DEFAULT_MIN_DELTA_MS,
             signal: Default::default(),
         }
     }
@@ -896,6 +900,32 @@ mod tests {
         assert!(
             err.contains("rollout[0]: no [[procedure]] named \"undo\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn drift_levels_out_of_range_fail_the_load_at_their_line() {
+        for (text, at) in [
+            ("[drift]\nalpha = 2\n", "relops.toml:2:1: drift.alpha"),
+            ("[drift]\npower = 5\n", "relops.toml:2:1: drift.power"),
+            (
+                "[drift]\nresamples = 100000000\n",
+                "relops.toml:2:1: drift.resamples",
+            ),
+            (
+                "[drift]\nmin_delta_ms = -2.0\n",
+                "relops.toml:2:1: drift.min_delta_ms",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(at), "{text}: {err}");
+        }
+        assert_eq!(
+            parse("[drift]\nmin_delta_ms = 0.5\n")
+                .unwrap()
+                .drift
+                .min_delta_ms,
+            0.5
         );
     }
 

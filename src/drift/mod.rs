@@ -412,8 +412,7 @@ pub fn levels(config: &Drift) -> judge::Levels {
         power: config.power,
         resamples: config.resamples,
         seed: config.seed,
-        // `[drift] min_delta_ms` once config::Drift carries the key.
-        min_delta_ms: judge::DEFAULT_MIN_DELTA_MS,
+        min_delta_ms: config.min_delta_ms,
     }
 }
 
@@ -820,6 +819,7 @@ pub fn check_config(d: &Drift) -> Result<(), ConfigProblem> {
             ),
         ));
     }
+    check_min_delta_ms(d.min_delta_ms)?;
     if !(1..=10_000).contains(&d.buckets) {
         return Err(problem(
             "buckets",
@@ -963,6 +963,7 @@ mod tests {
             ("[drift]\n\n  power = 5\n", "drift.power", 3),
             ("[drift]\nresamples = 100000000\n", "drift.resamples", 2),
             ("[drift]\nresamples = 10\n", "drift.resamples", 2),
+            ("[drift]\nmin_delta_ms = -1.0\n", "drift.min_delta_ms", 2),
             (
                 "[drift]\nalpha = 0.05\n\n[drift.signal.refusal_rate]\nmargin = -0.01\n",
                 "drift.signal.refusal_rate.margin",
