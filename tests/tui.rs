@@ -198,6 +198,36 @@ fn drift_pane_judges_and_drills_into_traces() {
 }
 
 #[test]
+fn the_tab_bar_never_runs_into_the_title_at_any_width() {
+    let ws = Workspace::open(Some(demo_config()), None, true).unwrap();
+    let now_ns = now().timestamp_nanos_opt().unwrap();
+    let mut headers = Vec::new();
+    for (w, h) in [(80, 24), (100, 30), (120, 40), (160, 48)] {
+        let mut console = Headless::open(&ws, w, h, now_ns).unwrap();
+        console.press("3");
+        let screen = console.render();
+        let header = screen.lines().next().unwrap().trim_matches('"').to_string();
+        assert_eq!(header.chars().count(), usize::from(w), "{header}");
+        // Every pane has its number, the active one its name, and the tabs end with
+        // their separator before anything on the right begins.
+        for n in 1..=9 {
+            assert!(header.contains(&format!(" {n} ")), "{w}: tab {n}: {header}");
+        }
+        assert!(header.contains(" 3 Drift │"), "{w}: {header}");
+        let tabs_end = header.rfind('│').unwrap();
+        let right = header[tabs_end..].trim_start_matches('│');
+        assert!(right.starts_with(' '), "{w}: collision: {header}");
+        assert!(
+            header.contains("READONLY"),
+            "{w}: the badge stays: {header}"
+        );
+        assert!(header.contains(" ago"), "{w}: freshness stays: {header}");
+        headers.push(format!("{w:>3}: {header}"));
+    }
+    insta::assert_snapshot!(headers.join("\n"));
+}
+
+#[test]
 fn readonly_shows_a_badge() {
     let h = console(true);
     let first_line = h.render().lines().next().unwrap_or_default().to_string();

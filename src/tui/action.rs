@@ -46,6 +46,21 @@ impl Pane {
         }
     }
 
+    /// The title in a tab bar that has no room for the full one.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Pane::Overview => "Over",
+            Pane::Traces => "Trace",
+            Pane::Drift => "Drift",
+            Pane::Diff => "Diff",
+            Pane::Sources => "Src",
+            Pane::Incidents => "Inc",
+            Pane::Gate => "Gate",
+            Pane::Rollout => "Roll",
+            Pane::Review => "Rev",
+        }
+    }
+
     fn index(self) -> usize {
         Self::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }

@@ -47,14 +47,46 @@ pub fn areas(screen: Rect) -> Areas {
     }
 }
 
-/// A tab's label and its columns in the header.
-pub fn tabs() -> Vec<(Pane, Range<u16>, String)> {
+/// How the tab bar spells its tabs, widest first: full names, short names, then
+/// numbers with only the active pane named. The widest that leaves [`TITLE_ROOM`]
+/// columns for the workspace title and freshness wins, so tabs never run into them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TabForm {
+    Full,
+    Short,
+    Numbers,
+}
+
+/// Columns the header keeps free on the right for `relops · NAME` and freshness (they
+/// shorten further on their own when even this is not there).
+pub const TITLE_ROOM: u16 = 34;
+
+/// Each tab's pane, its columns in the header and its label, at this screen width with
+/// `active` shown: drawing and mouse hit-testing both ask here.
+pub fn tabs(width: u16, active: Pane) -> Vec<(Pane, Range<u16>, String)> {
+    let mut fitted = Vec::new();
+    for form in [TabForm::Full, TabForm::Short, TabForm::Numbers] {
+        fitted = tabs_as(form, active);
+        let end = fitted.last().map_or(0, |(_, r, _)| r.end);
+        if end + 1 + TITLE_ROOM <= width {
+            break;
+        }
+    }
+    fitted
+}
+
+fn tabs_as(form: TabForm, active: Pane) -> Vec<(Pane, Range<u16>, String)> {
     let mut x = 0u16;
     Pane::ALL
         .iter()
         .enumerate()
         .map(|(i, pane)| {
-            let label = format!(" {} {} ", i + 1, pane.title());
+            let label = match form {
+                TabForm::Full => format!(" {} {} ", i + 1, pane.title()),
+                TabForm::Short => format!(" {} {} ", i + 1, pane.short_title()),
+                TabForm::Numbers if *pane == active => format!(" {} {} ", i + 1, pane.title()),
+                TabForm::Numbers => format!(" {} ", i + 1),
+            };
             let width = label.chars().count() as u16;
             let range = x..x + width;
             x += width + 1; // a separator column
@@ -124,4 +156,32 @@ pub fn table_hit(area: Rect, first: usize, col: u16, row: u16) -> Option<usize> 
 /// True when `(col, row)` lies in `r`.
 pub fn contains(r: Rect, col: u16, row: u16) -> bool {
     col >= r.x && col < r.x + r.width && row >= r.y && row < r.y + r.height
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabs_shrink_with_the_width_and_always_leave_the_title_room() {
+        let end = |w: u16| tabs(w, Pane::Drift).last().unwrap().1.end;
+        let labels = |w: u16| -> Vec<String> {
+            tabs(w, Pane::Drift)
+                .into_iter()
+                .map(|(_, _, l)| l)
+                .collect()
+        };
+        assert!(labels(160).contains(&" 6 Incidents ".to_string()));
+        assert!(labels(120).contains(&" 6 Inc ".to_string()));
+        let narrow = labels(80);
+        assert_eq!(narrow[0], " 1 ");
+        assert_eq!(narrow[2], " 3 Drift ", "the active pane keeps its name");
+        for w in [80, 100, 120, 160] {
+            assert!(end(w) + 1 + TITLE_ROOM <= w, "{w}: tabs end at {}", end(w));
+        }
+        // Every pane stays in the bar, each reachable by a click on its range.
+        for w in [80, 120, 160] {
+            assert_eq!(tabs(w, Pane::Drift).len(), Pane::ALL.len());
+        }
+    }
 }

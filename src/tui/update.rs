@@ -585,7 +585,7 @@ fn submit(s: &mut State) -> Vec<Effect> {
 fn click(s: &mut State, col: u16, row: u16) -> Vec<Effect> {
     let areas = layout::areas(s.size);
     if row == areas.header.y {
-        let hit = layout::tabs()
+        let hit = layout::tabs(s.size.width, s.pane)
             .into_iter()
             .find(|(_, r, _)| r.contains(&col));
         return hit.map_or_else(Vec::new, |(pane, _, _)| show(s, pane));

@@ -394,7 +394,7 @@ fn clicks_select_rows_and_switch_tabs() {
         "second click opens"
     );
     let _ = update(&mut s, Action::Back);
-    let (_, overview, _) = layout::tabs().remove(0);
+    let (_, overview, _) = layout::tabs(s.size.width, s.pane).remove(0);
     let _ = update(
         &mut s,
         Action::Click {

@@ -60,28 +60,43 @@ fn overlays(s: &State, f: &mut Frame, areas: Areas) {
     }
 }
 
-/// Tabs on the left; workspace, READONLY badge and freshness on the right.
+/// Tabs on the left; workspace, READONLY badge and freshness on the right, in the room
+/// the tabs leave (the title goes first, then the freshness shortens; the badge stays).
 fn header(s: &State, f: &mut Frame, area: Rect) {
+    let tabs = layout::tabs(area.width, s.pane);
     let mut spans = Vec::new();
-    for (pane, _, label) in layout::tabs() {
-        spans.push(Span::styled(label, widgets::tab(pane == s.pane)));
+    for (pane, _, label) in &tabs {
+        spans.push(Span::styled(label.clone(), widgets::tab(*pane == s.pane)));
         spans.push(Span::styled("│", widgets::dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 
-    let mut right = vec![Span::styled(
-        format!("relops · {} ", s.name),
-        widgets::title(),
-    )];
-    if s.readonly {
-        let badge = Style::new()
+    let used = tabs.last().map_or(0, |(_, r, _)| r.end + 1);
+    let room = usize::from(area.width.saturating_sub(used + 1));
+    let title = Span::styled(format!("relops · {} ", s.name), widgets::title());
+    let badge = s.readonly.then(|| {
+        let style = Style::new()
             .fg(Color::White)
             .bg(Color::Red)
             .add_modifier(Modifier::BOLD);
-        right.push(Span::styled(" READONLY ", badge));
-        right.push(Span::raw(" "));
-    }
-    right.extend(freshness(s));
+        vec![Span::styled(" READONLY ", style), Span::raw(" ")]
+    });
+    let badge = badge.unwrap_or_default();
+    let candidates = [
+        [vec![title], badge.clone(), freshness(s)].concat(),
+        [badge.clone(), freshness(s)].concat(),
+        [badge.clone(), short_freshness(s)].concat(),
+        badge,
+    ];
+    let width = |line: &[Span]| {
+        line.iter()
+            .map(|sp| sp.content.chars().count())
+            .sum::<usize>()
+    };
+    let right = candidates
+        .into_iter()
+        .find(|c| width(c) <= room)
+        .unwrap_or_default();
     f.render_widget(
         Paragraph::new(Line::from(right)).alignment(Alignment::Right),
         area,
@@ -90,6 +105,15 @@ fn header(s: &State, f: &mut Frame, area: Rect) {
 
 /// `newest trace 3m ago`, in the warning colour once stale.
 pub fn freshness(s: &State) -> Vec<Span<'static>> {
+    freshness_as(s, "newest trace ")
+}
+
+/// `3m ago`: the freshness when the header is narrow.
+fn short_freshness(s: &State) -> Vec<Span<'static>> {
+    freshness_as(s, "")
+}
+
+fn freshness_as(s: &State, lead: &str) -> Vec<Span<'static>> {
     let Some(newest) = s.overview.data.as_ref().and_then(|d| d.newest_ns) else {
         return vec![Span::styled("no traces yet ", widgets::warn())];
     };
@@ -99,7 +123,7 @@ pub fn freshness(s: &State) -> Vec<Span<'static>> {
     } else {
         widgets::dim()
     };
-    let mut text = format!("newest trace {} ago", widgets::age(newest, s.now_ns));
+    let mut text = format!("{lead}{} ago", widgets::age(newest, s.now_ns));
     if stale {
         text.push_str(" (stale)");
     }
