@@ -228,6 +228,25 @@ fn the_tab_bar_never_runs_into_the_title_at_any_width() {
 }
 
 #[test]
+fn the_drift_table_at_80_columns_keeps_whole_signal_names() {
+    let ws = Workspace::open(Some(demo_config()), None, false).unwrap();
+    let now_ns = now().timestamp_nanos_opt().unwrap();
+    let mut console = Headless::open(&ws, 80, 24, now_ns).unwrap();
+    console.press("3");
+    let screen = stable(&console.render());
+    assert!(screen.contains("95% INTERVAL"), "{screen}");
+    for name in [
+        "refusal rate",
+        "latency p50",
+        "latency p95",
+        "tool error rate",
+    ] {
+        assert!(screen.contains(name), "{name} cut at 80 columns: {screen}");
+    }
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
 fn readonly_shows_a_badge() {
     let h = console(true);
     let first_line = h.render().lines().next().unwrap_or_default().to_string();

@@ -72,18 +72,41 @@ fn short_time(rfc3339: &str) -> String {
         .map_or_else(|| rfc3339.to_string(), |t| t.replace('T', " "))
 }
 
+/// The signal table's columns in reading order: heading, width, and the rank in which
+/// a narrow screen keeps them (verdict, signal, delta and interval first; the sample
+/// sizes go first).
+const COLUMNS: [(&str, u16, u8); 8] = [
+    ("VERDICT", 14, 0),
+    ("SIGNAL", 22, 1),
+    ("BASELINE", 11, 6),
+    ("CURRENT", 11, 5),
+    ("DELTA", 10, 2),
+    ("95% INTERVAL", 18, 3),
+    ("N (C/B)", 13, 7),
+    ("P HOLM", 7, 4),
+];
+
+/// The columns that fit in `width`, by rank, in reading order.
+fn fitting_columns(width: u16) -> Vec<usize> {
+    let mut by_rank: Vec<usize> = (0..COLUMNS.len()).collect();
+    by_rank.sort_by_key(|&i| COLUMNS[i].2);
+    let mut kept = Vec::new();
+    let mut used = 0u16;
+    for i in by_rank {
+        let need = COLUMNS[i].1 + u16::from(!kept.is_empty());
+        if used + need > width && kept.len() >= 2 {
+            break;
+        }
+        used += need;
+        kept.push(i);
+    }
+    kept.sort_unstable();
+    kept
+}
+
 fn signals(r: &DriftReport, selected: usize, f: &mut Frame, area: Rect) {
-    let header = Row::new([
-        "VERDICT",
-        "SIGNAL",
-        "BASELINE",
-        "CURRENT",
-        "DELTA",
-        "95% INTERVAL",
-        "N (C/B)",
-        "P HOLM",
-    ])
-    .style(widgets::dim());
+    let kept = fitting_columns(area.width);
+    let header = Row::new(kept.iter().map(|&i| COLUMNS[i].0)).style(widgets::dim());
     // Keep the selection in view: scroll the rows, not the header.
     let visible = area.height.saturating_sub(1) as usize;
     let first = selected.saturating_sub(visible.saturating_sub(1));
@@ -100,31 +123,28 @@ fn signals(r: &DriftReport, selected: usize, f: &mut Frame, area: Rect) {
             } else {
                 Style::new()
             };
-            Row::new(vec![
-                Cell::from(Span::styled(
+            let text = |c: usize| match c {
+                1 => sig.label.clone(),
+                2 => sig.fmt_baseline(),
+                3 => sig.fmt_current(),
+                4 => sig.fmt_delta(),
+                5 => sig.fmt_interval(),
+                6 => sig.fmt_n(),
+                _ => sig.fmt_p(),
+            };
+            let cells = kept.iter().map(|&c| match c {
+                0 => Cell::from(Span::styled(
                     format!("{marker}{}", sig.judgement.verdict.word()),
                     widgets::verdict(sig.judgement.verdict),
                 )),
-                Cell::from(sig.label.clone()),
-                Cell::from(sig.fmt_baseline()),
-                Cell::from(sig.fmt_current()),
-                Cell::from(sig.fmt_delta()),
-                Cell::from(sig.fmt_interval()),
-                Cell::from(sig.fmt_n()),
-                Cell::from(sig.fmt_p()),
-            ])
-            .style(style)
+                c => Cell::from(crate::text::clip(&text(c), usize::from(COLUMNS[c].1))),
+            });
+            Row::new(cells.collect::<Vec<_>>()).style(style)
         });
-    let widths = [
-        Constraint::Length(14),
-        Constraint::Length(22),
-        Constraint::Length(11),
-        Constraint::Length(11),
-        Constraint::Length(10),
-        Constraint::Length(18),
-        Constraint::Length(13),
-        Constraint::Length(7),
-    ];
+    let widths: Vec<Constraint> = kept
+        .iter()
+        .map(|&i| Constraint::Length(COLUMNS[i].1))
+        .collect();
     f.render_widget(Table::new(rows, widths).header(header), area);
 }
 
@@ -208,4 +228,31 @@ fn series_chart(
         ]))
         .y_axis(Axis::default().bounds([0.0, max * 1.05]).labels(y_labels));
     f.render_widget(chart, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_screens_keep_verdict_signal_delta_and_interval() {
+        let names =
+            |w: u16| -> Vec<&str> { fitting_columns(w).iter().map(|&i| COLUMNS[i].0).collect() };
+        assert_eq!(
+            names(78),
+            ["VERDICT", "SIGNAL", "DELTA", "95% INTERVAL", "P HOLM"]
+        );
+        assert_eq!(
+            names(98),
+            [
+                "VERDICT",
+                "SIGNAL",
+                "CURRENT",
+                "DELTA",
+                "95% INTERVAL",
+                "P HOLM"
+            ]
+        );
+        assert_eq!(names(158).len(), COLUMNS.len());
+    }
 }
