@@ -975,6 +975,19 @@ fn rollout_pane_fires_the_trigger_and_rolls_back_after_the_typed_confirmation() 
         assert!(pane.contains(want), "{want:?} in {pane}");
     }
     insta::assert_snapshot!("rollout_triggered", pane);
+    // At 80x24 the checklist stacks above the procedures: no row is cut.
+    let mut narrow = Headless::open(&ws, 80, 24, now_ns).expect("console opens");
+    narrow.press("8");
+    let small = screen(&narrow);
+    for want in [
+        "[!] refusals hold",
+        "refusal_rate",
+        "2 in a row (fires at 2)",
+        "Procedures",
+    ] {
+        assert!(small.contains(want), "{want:?} at 80x24: {small}");
+    }
+    insta::assert_snapshot!("rollout_triggered_80x24", small);
 
     h.press("R");
     h.type_text("v3");

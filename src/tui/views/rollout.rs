@@ -53,8 +53,15 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
     }
     f.render_widget(Paragraph::new(stage_line(v)), stages);
     window_line(s, v, f, window);
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest);
+    // Side by side where the checklist's reasons fit; stacked on a narrow screen, so a
+    // row is never cut at its signal or reason.
+    let narrow = rest.width < NARROW;
+    let halves = [Constraint::Percentage(50), Constraint::Percentage(50)];
+    let [left, right] = if narrow {
+        Layout::vertical(halves).areas(rest)
+    } else {
+        Layout::horizontal(halves).areas(rest)
+    };
     f.render_widget(
         Paragraph::new(checklist(s, v)).block(
             Block::new()
@@ -63,9 +70,11 @@ pub fn draw(s: &State, f: &mut Frame, area: Rect) {
         ),
         left,
     );
-    let right_block = Block::new()
-        .borders(ratatui::widgets::Borders::TOP | ratatui::widgets::Borders::LEFT)
-        .title(" Procedures ");
+    let right_borders = match narrow {
+        true => ratatui::widgets::Borders::TOP,
+        false => ratatui::widgets::Borders::TOP | ratatui::widgets::Borders::LEFT,
+    };
+    let right_block = Block::new().borders(right_borders).title(" Procedures ");
     f.render_widget(
         Paragraph::new(procedures(s, v))
             .wrap(Wrap { trim: false })
@@ -272,6 +281,9 @@ fn clock(ns: i64) -> String {
         _ => format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60),
     }
 }
+
+/// Below this many columns the checklist and the procedures stack.
+const NARROW: u16 = 120;
 
 fn checklist(s: &State, v: &RolloutView) -> Vec<Line<'static>> {
     let st = stage(v);
