@@ -7,10 +7,11 @@
 #     every 20 ms, so the figure is high by up to that);
 #     anchor: one alert POSTed straight to Alertmanager by curl, send to receipt;
 #   - memory: the guard's VmRSS every 5 s for DURATION seconds (default 600), beside
-#     Alertmanager's own (a Go always-on service, the anchor).
+#     Alertmanager's own (a Go always-on service, the anchor), while the demo's live
+#     feed adds traffic to the cache (`relops demo --serve`; LIVE=0 for a still cache).
 # Needs /usr/bin/prometheus-alertmanager (scripts/peers/install.sh), curl and python3.
 #
-#   bench/guard_page.sh [DURATION_S]
+#   bench/guard_page.sh [DURATION_S]          # LIVE=0 bench/guard_page.sh: no live feed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-600}"
@@ -24,12 +25,19 @@ if [[ -z "${RELOPS_BIN:-}" ]]; then
 fi
 relops="$RELOPS_BIN"
 work="$(mktemp -d)"
-trap 'kill "${guard:-}" "${am:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${guard:-}" "${am:-}" "${feed:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 export RELOPS_NOW=2026-11-20T12:00:00Z
 "$relops" demo --no-tui --dir "$work" --traces 3000 >/dev/null
 "$relops" --config "$work/relops.toml" rollout start canary --release v3 --previous v2 >/dev/null 2>&1 || true
+# The demo's live feed (LIVE=0 for a still cache): traffic keeps arriving in the cache
+# while the guard watches, as in production.
+if [[ "${LIVE:-1}" == 1 ]]; then
+  "$relops" demo --serve --dir "$work" >"$work/feed.log" 2>&1 &
+  feed=$!
+  sleep 3
+fi
 
-port=47997
+port=${AM_PORT:-47997}  # AM_PORT=N for another Alertmanager port
 cat >"$work/am.yml" <<YML
 route:
   receiver: none
