@@ -647,14 +647,7 @@ fn recommend(
                     i.traces.len(),
                     i.versions.join(", ")
                 ),
-                refs: vec![crate::text::command(&[
-                    "case",
-                    "from-trace",
-                    first,
-                    "--incident",
-                    &i.id.to_string(),
-                    "--must-pass",
-                ])],
+                refs: vec![sections::case_command(first, Some(i.id))],
             });
         }
     }

@@ -26,6 +26,22 @@ pub struct Main {
     value: fn(&Buckets, usize) -> Option<f64>,
 }
 
+/// The gate command a recommendation suggests, its words shell-quoted.
+pub fn gate_command(candidate: &str, baseline: &str) -> String {
+    crate::text::command(&["gate", "--candidate", candidate, "--baseline", baseline])
+}
+
+/// The command that turns `trace` into a must-pass case, linked to `incident` if given.
+pub fn case_command(trace: &str, incident: Option<i64>) -> String {
+    let id = incident.map(|i| i.to_string());
+    let mut words = vec!["case", "from-trace", trace];
+    if let Some(id) = &id {
+        words.extend(["--incident", id]);
+    }
+    words.push("--must-pass");
+    crate::text::command(&words)
+}
+
 pub fn pct(v: f64) -> String {
     format!("{:.2}%", v * 100.0)
 }

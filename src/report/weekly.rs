@@ -269,13 +269,7 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                                     v.label, case.case.id
                                 ),
                                 evidence: s.evidence(),
-                                refs: vec![crate::text::command(&[
-                                    "gate",
-                                    "--candidate",
-                                    &v.label,
-                                    "--baseline",
-                                    &base,
-                                ])],
+                                refs: vec![sections::gate_command(&v.label, &base)],
                             });
                         }
                     }
@@ -289,14 +283,7 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                         ),
                         refs: examples
                             .first()
-                            .map(|t| {
-                                vec![crate::text::command(&[
-                                    "case",
-                                    "from-trace",
-                                    t,
-                                    "--must-pass",
-                                ])]
-                            })
+                            .map(|t| vec![sections::case_command(t, None)])
                             .unwrap_or_default(),
                     }),
                 }
@@ -366,13 +353,7 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                         short(v.row.first_seen_ns.unwrap_or_default()),
                         v.last_day_share * 100.0
                     ),
-                    refs: vec![crate::text::command(&[
-                        "gate",
-                        "--candidate",
-                        &v.label,
-                        "--baseline",
-                        &prev,
-                    ])],
+                    refs: vec![sections::gate_command(&v.label, &prev)],
                 });
             }
             Some(run) if run.decision == Some(Decision::Hold) => {
@@ -418,14 +399,7 @@ fn recommend(ctx: &Ctx, w: &Weekly, suite: &Suite) -> rusqlite::Result<Vec<Recom
                     i.tool_error_traces,
                     i.versions.join(", ")
                 ),
-                refs: vec![crate::text::command(&[
-                    "case",
-                    "from-trace",
-                    first,
-                    "--incident",
-                    &i.id.to_string(),
-                    "--must-pass",
-                ])],
+                refs: vec![sections::case_command(first, Some(i.id))],
             });
         }
     }

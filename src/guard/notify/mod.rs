@@ -73,11 +73,6 @@ impl Ready {
             secret,
         })
     }
-
-    /// Text from a peer with every secret (this notifier's among them) taken out.
-    fn scrub(&self, text: &str) -> String {
-        crate::secret::scrub(text).into_owned()
-    }
 }
 
 /// How one request went.
@@ -181,7 +176,7 @@ async fn send(
         Ok(resp) => judge(n, resp).await,
         Err(e) => Outcome::Retry {
             after: Duration::ZERO,
-            error: n.scrub(&format!(
+            error: crate::secret::scrub_owned(format!(
                 "{}: {}",
                 n.notify.name,
                 crate::http::root_cause(&e)
@@ -199,7 +194,7 @@ async fn judge(n: &Ready, resp: reqwest::Response) -> Outcome {
     let after = crate::http::retry_after(resp.headers())
         .map_or(Duration::ZERO, |d| d.min(Duration::from_secs(3600)));
     let body = resp.bytes().await.unwrap_or_default();
-    let error = n.scrub(&format!(
+    let error = crate::secret::scrub_owned(format!(
         "{}: HTTP {status}: {}",
         n.notify.name,
         crate::http::snippet(&body)
