@@ -52,6 +52,10 @@ pub struct Config {
     /// Where the guard sends what fired (`[[notify]]`).
     #[serde(rename = "notify")]
     pub notify: Vec<guard::Notify>,
+    /// The operator's name and signing keys (see [`crate::audit::identity`]).
+    pub identity: crate::audit::identity::Settings,
+    /// The audit key's variable (see [`crate::audit::seal`]).
+    pub audit: crate::audit::seal::Settings,
 }
 
 /// The foreground receiver's settings.
@@ -499,7 +503,31 @@ impl Config {
         self.validate_procedures(text, path)?;
         self.validate_rollouts(text, path)?;
         self.validate_notify(text, path)?;
+        self.validate_audit(text, path)?;
         self.validate_rubric(text, path)
+    }
+
+    /// The audit key's variable is set: a process that cannot seal would write rows
+    /// every later `verify` refuses, so it stops here instead.
+    fn validate_audit(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let Some(var) = &self.audit.key_env else {
+            return Ok(());
+        };
+        match crate::audit::seal::Seal::from_env(var) {
+            Ok(_) => Ok(()),
+            Err(why) => {
+                let (line, column) = table_key_place(text, "[audit]", 0, "key_env");
+                Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    key: "audit.key_env".into(),
+                    message: format!(
+                        "{why}: every relops on this ledger seals its audit rows with that key"
+                    ),
+                })
+            }
+        }
     }
 
     /// Replay targets: a URL that parses, and limits that let a call happen.

@@ -42,6 +42,7 @@ impl Workspace {
             Some(p) => p.to_path_buf(),
             None => default_db(&config_path, &config),
         };
+        install_identity(&config_path, &config);
         Ok(Self {
             config_path,
             config,
@@ -62,6 +63,25 @@ impl Workspace {
                 .file_name()
                 .map_or_else(|| "relops".into(), |n| n.to_string_lossy().into_owned())
         })
+    }
+}
+
+/// Makes the config's operator, signing keys and audit key the process's, so every
+/// audit row it writes is named, sealed and signed alike.
+fn install_identity(config_path: &Path, config: &Config) {
+    let dir = config_dir(config_path);
+    let mut identity = config.identity.clone();
+    identity.signing_key = identity.signing_key.map(|p| dir.join(p));
+    identity.allowed_signers = identity.allowed_signers.map(|p| dir.join(p));
+    crate::audit::identity::install(identity);
+    // Config::parse has checked that the variable is set.
+    if let Some(seal) = config
+        .audit
+        .key_env
+        .as_deref()
+        .and_then(|v| crate::audit::seal::Seal::from_env(v).ok())
+    {
+        crate::audit::seal::install(seal);
     }
 }
 

@@ -51,7 +51,7 @@ fn incident_open_attach_list_close_with_audit() {
     let config = demo_ws();
     let a = first(config, &["--version", "v3", "--refusals"]);
     let b = first(config, &["--version", "v3", "--errors"]);
-    let opened = json(relops(config).env("USER", "alice").args([
+    let opened = json(relops(config).env("RELOPS_OPERATOR", "alice").args([
         "incident",
         "open",
         "Refund refusals on v3",
@@ -68,7 +68,7 @@ fn incident_open_attach_list_close_with_audit() {
 
     let attached = json(
         relops(config)
-            .env("USER", "alice")
+            .env("RELOPS_OPERATOR", "alice")
             .args(["incident", "attach", &id_s, &a, &b, "--json"]),
     );
     assert_eq!(attached["traces"], json!([a, b]));
@@ -101,7 +101,7 @@ fn incident_open_attach_list_close_with_audit() {
 
     let closed = json(
         relops(config)
-            .env("USER", "bob")
+            .env("RELOPS_OPERATOR", "bob")
             .args(["incident", "close", &id_s, "--json"]),
     );
     assert_eq!(closed["status"], "closed");

@@ -8,7 +8,7 @@ use predicates::str::contains;
 
 fn review(config: &std::path::Path, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = relops(config);
-    cmd.env("USER", "ana").arg("review").args(args);
+    cmd.env("RELOPS_OPERATOR", "ana").arg("review").args(args);
     cmd
 }
 

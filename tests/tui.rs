@@ -696,6 +696,7 @@ fn seed_ops(config: &Path) {
             baseline: Some(b.into()),
             baseline_fingerprint: None,
             fields: Vec::new(),
+            audit_head: None,
         };
         gate_store::save(
             conn,
@@ -914,7 +915,7 @@ fn cli(config: &Path, args: &[&str]) -> std::process::Output {
     assert_cmd::Command::cargo_bin("relops")
         .unwrap()
         .env("RELOPS_NOW", NOW)
-        .env("USER", "ana")
+        .env("RELOPS_OPERATOR", "ana")
         .arg("--config")
         .arg(config)
         .args(args)

@@ -129,6 +129,7 @@ pub fn run(ws: &Workspace, args: &GateArgs) -> Result<u8> {
         "candidate_fingerprint": v.candidate_fingerprint,
         "baseline": v.baseline,
         "baseline_fingerprint": v.baseline_fingerprint,
+        "audit_head": v.audit_head,
         "verdict": outcome.verdict,
         "cases": outcome.runs,
     });

@@ -70,12 +70,13 @@ pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
             .as_deref()
             .map(|p| crate::store::query::resolve_version(conn, p).map_err(|e| eyre!(e)))
             .transpose()?;
-        let r = Rollout::start(
+        let mut r = Rollout::start(
             plan,
             &release_row.label,
             previous_row.as_ref().map(|v| v.label.as_str()),
             now,
         );
+        r.started_by = Some(actor.clone());
         let id = store::create(
             conn,
             &r,
@@ -91,7 +92,7 @@ pub fn run(ws: &Workspace, cmd: &RolloutCommand) -> Result<u8> {
             evidence: serde_json::json!({}),
             now_ns: now,
         };
-        store::save(conn, id, &r, &change)?;
+        store::save(conn, id, &mut r, &change)?;
         out!(
             "rollout {id}: {} on {} · stage 1 of {}",
             r.release,

@@ -84,6 +84,7 @@ impl Prepared {
             baseline: self.baseline.as_ref().map(|b| b.label.clone()),
             baseline_fingerprint: self.baseline.as_ref().map(|b| b.id.clone()),
             fields: fingerprint_fields(&self.candidate, self.baseline.as_ref()),
+            audit_head: None,
         }
     }
 }
@@ -200,9 +201,10 @@ pub async fn execute(p: &Prepared, on_progress: impl Fn(Progress) + Send + Sync)
 pub fn finish(p: &Prepared, ran: Ran, started_ns: i64) -> Result<Outcome, Error> {
     let Ran { mut runs, replays } = ran;
     let verdict = decide(&runs, p.baseline.is_some(), &p.ws.config.gate);
-    let versions = p.versions();
+    let mut versions = p.versions();
     let suite = p.suite.dir.display().to_string();
     let writer = store::open_writer(&p.ws.db_path).map_err(other)?;
+    versions.audit_head = crate::audit::head(writer.connection()).map_err(other)?;
     // The panes join results to case titles through the index: bring it up to date.
     crate::cases::index::index(writer.connection(), &p.suite, crate::clock::now_ns())
         .map_err(other)?;

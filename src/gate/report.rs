@@ -16,6 +16,9 @@ pub struct Versions {
     /// What each fingerprint is made of (prompt hash, model, tool versions...), in
     /// display order.
     pub fields: Vec<FingerprintField>,
+    /// The audit chain's head when the report was written: a postmortem proves the
+    /// ledger still holds what the gate saw (`relops audit verify --checkpoint HASH`).
+    pub audit_head: Option<crate::audit::Head>,
 }
 
 /// One fingerprint field on both versions.
@@ -231,6 +234,9 @@ pub fn markdown(v: &Verdict, runs: &[CaseRun], versions: &Versions) -> String {
             cell(&r.candidate),
             cell(&r.baseline)
         );
+    }
+    if let Some(head) = &versions.audit_head {
+        let _ = writeln!(md, "\n{}", head.cite());
     }
     // Case titles, labels and answers are data: no raw HTML reaches the renderer.
     crate::text::markdown(&md)
@@ -468,6 +474,7 @@ mod tests {
                 field("prompt_hash", "p-c41e07d2", "p-7f3a9c1e"),
                 field("model", "gpt-4.1-mini", "gpt-4.1-mini"),
             ],
+            audit_head: None,
         };
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
         for (name, text) in [

@@ -46,6 +46,10 @@ pub struct Alert {
     /// Up to three example trace ids behind the numbers.
     #[serde(default)]
     pub traces: Vec<String>,
+    /// The audit chain's head when the page was written: a postmortem proves the ledger
+    /// still holds what the page saw (`relops audit verify --checkpoint HASH`).
+    #[serde(default)]
+    pub audit_head: Option<crate::audit::Head>,
 }
 
 /// The names the guard pages under.
@@ -90,12 +94,20 @@ impl Alert {
             release: None,
             previous: None,
             traces: Vec::new(),
+            audit_head: None,
         }
     }
 
     /// The watchdog is Alertmanager's dead-man's switch: the other notifiers skip it.
     pub fn is_watchdog(&self) -> bool {
         self.name == names::WATCHDOG
+    }
+
+    /// `row 812 3f2a…` with the full hash, for a page's annotation.
+    pub fn audit_text(&self) -> String {
+        self.audit_head
+            .as_ref()
+            .map_or(String::new(), |h| format!("row {} {}", h.rows, h.hash))
     }
 
     /// The versions as one phrase: `v3 (cee871fa…) vs v2 (1b2c3d4e…)`.

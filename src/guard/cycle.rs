@@ -78,6 +78,13 @@ pub fn check(conn: &Connection, cx: &Ctx) -> Seen {
         }
         Err(e) => seen.problems.push(format!("tracking quiet checks: {e}")),
     }
+    match crate::audit::head(conn) {
+        Ok(head) => seen
+            .alerts
+            .iter_mut()
+            .for_each(|a| a.audit_head = head.clone()),
+        Err(e) => seen.problems.push(format!("reading the audit head: {e}")),
+    }
     seen
 }
 

@@ -53,24 +53,7 @@ impl Me {
     }
 }
 
-/// This machine's name (the audit names the guard `guard@HOST`).
-pub fn host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it
-    // or truncates, and the last byte stays 0.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
-    let name = if rc == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    };
-    if name.is_empty() {
-        "localhost".into()
-    } else {
-        name
-    }
-}
+pub use crate::audit::identity::host;
 
 pub fn read(conn: &Connection) -> rusqlite::Result<Option<Lease>> {
     conn.query_row(

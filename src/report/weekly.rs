@@ -49,6 +49,8 @@ pub struct Weekly {
     pub recommendations: Vec<Recommendation>,
     /// The charts' signals (files `<stem>-<signal>.svg` with `--out`).
     pub charts: Vec<&'static str>,
+    /// The audit chain's head when the memo was written (see [`crate::audit::Head`]).
+    pub audit_head: Option<crate::audit::Head>,
 }
 
 pub fn build(ctx: &Ctx) -> Result<(Weekly, Rendered), String> {
@@ -96,6 +98,7 @@ pub fn build(ctx: &Ctx) -> Result<(Weekly, Rendered), String> {
         incidents,
         recommendations: Vec::new(),
         charts: charts.iter().map(|c| c.signal).collect(),
+        audit_head: crate::audit::head(ctx.conn).map_err(err)?,
     };
     let suite = Suite::load(&ctx.suite_dir);
     w.recommendations = recommend(ctx, &w, &suite).map_err(err)?;
@@ -760,6 +763,9 @@ fn markdown(w: &Weekly) -> String {
 
     let _ = writeln!(md, "## Recommendations\n");
     super::recommendations_md(&mut md, &w.recommendations);
+    if let Some(head) = &w.audit_head {
+        let _ = writeln!(md, "\n{}", head.cite());
+    }
     md
 }
 

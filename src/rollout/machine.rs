@@ -61,6 +61,16 @@ pub struct Evidence {
     pub at_ns: i64,
 }
 
+impl Evidence {
+    /// The first 12 hex digits of the SHA-256 of the readings: short enough to show
+    /// beside a name, long enough to match against the audit's copy.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_string(self).expect("evidence serialises");
+        hex::encode(Sha256::digest(json.as_bytes()))[..12].to_string()
+    }
+}
+
 /// An item's state after a check. Too little data keeps an item pending: it never
 /// passes for want of evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +124,19 @@ pub struct Rollout {
     /// Who held the rollout, and when (while it is held).
     #[serde(default)]
     pub held: Option<(String, i64)>,
+    /// Who started the rollout: their approval does not count (four eyes) unless the
+    /// plan says `allow_self_approval = true`.
+    #[serde(default)]
+    pub started_by: Option<String>,
+    /// Each approver's digest of the evidence they approved on (the readings shown and
+    /// the gate's verdict): the console shows it beside the name, the audit keeps the
+    /// evidence itself.
+    #[serde(default)]
+    pub approval_evidence: BTreeMap<String, String>,
+    /// The stored revision this state was read at: a change saved on an older one is
+    /// refused (see [`super::store::save`]). Not part of the snapshot.
+    #[serde(skip)]
+    pub revision: i64,
 }
 
 /// Why an operator action was refused.
@@ -138,6 +161,9 @@ impl Rollout {
             rolled_back_ns: None,
             recovered_ns: None,
             held: None,
+            started_by: None,
+            approval_evidence: BTreeMap::new(),
+            revision: 0,
         };
         r.evaluate(plan, &Evidence::default());
         r
@@ -247,10 +273,25 @@ impl Rollout {
         }
     }
 
-    pub fn approve(&mut self, actor: &str) -> Result<(), Refusal> {
+    /// Records `actor`'s approval of the current stage on the evidence shown now; the
+    /// evidence's digest. The one who started the rollout cannot approve it unless the
+    /// plan allows it, and an approval is given once.
+    pub fn approve(&mut self, plan: &Plan, actor: &str) -> Result<String, Refusal> {
         self.must_be(&[State::Running, State::Held])?;
+        if self.started_by.as_deref() == Some(actor) && !plan.allow_self_approval {
+            return Err(format!(
+                "{actor} started this rollout: its approval must come from someone else \
+                 (four eyes; `allow_self_approval = true` in plan {:?} allows it)",
+                plan.name
+            ));
+        }
+        if self.approvals.contains(actor) {
+            return Err(format!("{actor} has already approved this stage"));
+        }
+        let digest = self.last.digest();
         self.approvals.insert(actor.into());
-        Ok(())
+        self.approval_evidence.insert(actor.into(), digest.clone());
+        Ok(digest)
     }
 
     /// What still stands between the stage and its promotion.
@@ -291,6 +332,7 @@ impl Rollout {
         self.stage_started_ns = now_ns;
         self.ticked.clear();
         self.approvals.clear();
+        self.approval_evidence.clear();
         self.streaks.clear();
         self.evaluate(plan, &Evidence::default());
         Ok(())
@@ -379,7 +421,7 @@ mod tests {
 
     fn ready(r: &mut Rollout) {
         r.check(&plan(), "dashboards reviewed").unwrap();
-        r.approve("ana").unwrap();
+        r.approve(&plan(), "ana").unwrap();
         r.tick(&plan(), &reading(Verdict::Ok, 0.02));
     }
 
@@ -388,7 +430,7 @@ mod tests {
         let p = plan();
         let mut r = Rollout::start(&p, "v3", Some("v2"), 0);
         r.check(&p, "dashboards reviewed").unwrap();
-        r.approve("ana").unwrap();
+        r.approve(&p, "ana").unwrap();
         let mut one = reading(Verdict::Ok, 0.0);
         one.signals.get_mut("refusal_rate").unwrap().n = 1;
         r.tick(&p, &one);
@@ -508,5 +550,35 @@ mod tests {
                 .contains("evaluated from signals")
         );
         assert!(r.check(&p, "nope").unwrap_err().contains("no item"));
+    }
+
+    #[test]
+    fn the_initiator_cannot_approve_and_each_approval_keeps_its_evidence_digest() {
+        let mut p = plan();
+        let mut r = Rollout::start(&p, "v3", Some("v2"), 0);
+        r.started_by = Some("ana".into());
+        let err = r.approve(&p, "ana").unwrap_err();
+        assert!(
+            err.contains("ana started this rollout") && err.contains("allow_self_approval"),
+            "{err}"
+        );
+        assert!(r.approvals.is_empty());
+        r.tick(&p, &reading(Verdict::Ok, 0.02));
+        let digest = r.approve(&p, "bob").unwrap();
+        assert_eq!(digest.len(), 12);
+        assert_eq!(r.approval_evidence["bob"], digest);
+        assert_eq!(digest, r.last.digest(), "the digest of what bob saw");
+        assert!(
+            r.approve(&p, "bob")
+                .unwrap_err()
+                .contains("already approved")
+        );
+        // Other readings, another digest.
+        r.tick(&p, &reading(Verdict::Ok, 0.03));
+        assert_ne!(r.last.digest(), digest);
+        // A team of one says so in its plan.
+        p.allow_self_approval = true;
+        r.approve(&p, "ana").unwrap();
+        assert_eq!(r.approvals.len(), 2);
     }
 }

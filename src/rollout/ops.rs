@@ -46,7 +46,9 @@ pub fn apply(cx: &Ctx, id: i64, r: &mut Rollout, plan: &Plan, op: &Op) -> Result
             ("check", Some(item.as_str()))
         }
         Op::Approve => {
-            r.approve(cx.actor)?;
+            let digest = r.approve(plan, cx.actor)?;
+            // The approval's audit row keeps what the approver saw.
+            evidence = serde_json::json!({"digest": digest, "readings": r.last});
             ("approve", None)
         }
         Op::Promote => {

@@ -27,6 +27,10 @@ pub struct Plan {
     /// `on_fire = "rollback"` fires, and only while its rehearsal is fresh.
     #[serde(default)]
     pub auto_rollback: bool,
+    /// Lets the operator who started a rollout approve its stages (a team of one).
+    /// Off by default: `approvals = N` counts N approvers other than the initiator.
+    #[serde(default)]
+    pub allow_self_approval: bool,
 }
 
 /// Post-rollback verification: each signal, read over the traffic served since the

@@ -287,7 +287,7 @@ mod tests {
     fn every_run_and_step_is_audited_in_the_chain() {
         let conn = crate::store::memory();
         rehearse(&conn, &procedure("30s"), DAY, "ok");
-        let v = crate::audit::verify(&conn).unwrap();
+        let v = crate::audit::verify(&conn, &Default::default()).unwrap();
         assert_eq!((v.rows, v.ok()), (2, true));
     }
 

@@ -10,7 +10,7 @@ use super::procedure::{self, Request};
 use crate::config::Config;
 use crate::rollout::machine::Rollout;
 use crate::rollout::plan::Plan;
-use crate::rollout::rollback;
+use crate::rollout::{rollback, store};
 use crate::runbook::Procedure;
 use crate::runbook::exec::{Event, Mode, Operator};
 use crate::runbook::job::Finished;
@@ -56,8 +56,10 @@ pub fn prepare<'a>(
     })
 }
 
-/// Runs the prepared procedure as `actor`; when it succeeds, rollout `id` is marked
-/// rolled back. The run's record either way.
+/// Runs the prepared procedure as `actor` while holding rollout `id`'s rollback lease
+/// (a second operator, or the guard, is told who is rolling back since when instead of
+/// running it twice); when it succeeds, the rollout is marked rolled back. The run's
+/// record either way.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     conn: &Connection,
@@ -70,15 +72,32 @@ pub async fn run(
     on_event: impl FnMut(Event),
 ) -> Result<Finished, String> {
     let name = prepared.procedure.name.clone();
+    store::claim_rollback(
+        conn,
+        id,
+        actor,
+        crate::clock::now_ns(),
+        lease_term(prepared.procedure),
+    )?;
     let req = Request {
         procedure: prepared.procedure,
         mode: Mode::Run,
         inputs: &prepared.inputs,
         actor,
     };
-    let done = procedure::run(conn, req, operator, stop, on_event).await?;
-    if done.ok() {
-        rollback::finished(conn, id, r, actor, &name, done.run)?;
-    }
-    Ok(done)
+    let done = procedure::run(conn, req, operator, stop, on_event).await;
+    let finished = match &done {
+        Ok(done) if done.ok() => rollback::finished(conn, id, r, actor, &name, done.run),
+        _ => Ok(()),
+    };
+    store::release_rollback(conn, id, actor).map_err(|e| e.to_string())?;
+    finished?;
+    done
+}
+
+/// How long a rollback lease holds without its holder: every step's timeout and a
+/// minute, so a run that died mid-way does not block the next one for good.
+fn lease_term(p: &Procedure) -> i64 {
+    let steps: i64 = p.steps.iter().map(|s| s.timeout.as_nanos()).sum();
+    steps.saturating_add(60 * 1_000_000_000)
 }

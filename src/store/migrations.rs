@@ -14,6 +14,8 @@ const MIGRATIONS: &[&str] = &[
     V6_REVIEW,
     V7_GUARD,
     V8_FOLDED_TICKS,
+    V9_AUDIT_ANCHOR,
+    V10_ROLLOUT_CONCURRENCY,
 ];
 
 /// The schema version this build writes.
@@ -374,19 +376,52 @@ ALTER TABLE rollout_events ADD COLUMN last_at INTEGER;
 ALTER TABLE rollout_events ADD COLUMN outcome TEXT;
 "#;
 
+/// The audit chain cannot be cut short or forged quietly (see [`crate::audit`]): each row
+/// may carry an HMAC seal under a key kept outside the database and an operator's SSH
+/// signature; the genesis row records how many rows predate the chain, so nulling every
+/// hash no longer passes the whole log off as "older rows".
+const V9_AUDIT_ANCHOR: &str = r#"
+ALTER TABLE audit_log ADD COLUMN mac TEXT;
+ALTER TABLE audit_log ADD COLUMN signer TEXT;
+ALTER TABLE audit_log ADD COLUMN signature TEXT;
+CREATE TABLE audit_genesis (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    unchained INTEGER NOT NULL
+);
+INSERT INTO audit_genesis (id, unchained)
+    SELECT 1, COUNT(*) FROM audit_log WHERE hash IS NULL;
+CREATE TRIGGER audit_genesis_no_update BEFORE UPDATE ON audit_genesis
+BEGIN SELECT RAISE(ABORT, 'audit_genesis is written once'); END;
+CREATE TRIGGER audit_genesis_no_delete BEFORE DELETE ON audit_genesis
+BEGIN SELECT RAISE(ABORT, 'audit_genesis is written once'); END;
+"#;
+
+/// Several operators on one rollout: every change names the revision it was made on
+/// (a stale one changes nothing), and a rollback in progress holds a lease.
+const V10_ROLLOUT_CONCURRENCY: &str = r#"
+ALTER TABLE rollouts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollouts ADD COLUMN rollback_by TEXT;
+ALTER TABLE rollouts ADD COLUMN rollback_since INTEGER;
+"#;
+
 /// Brings the schema up to date; returns the version reached.
 pub fn migrate(conn: &mut Connection) -> Result<usize, MigrateError> {
+    migrate_to(conn, LATEST)
+}
+
+/// Brings the schema up to `target` (tests build older caches with it).
+pub fn migrate_to(conn: &mut Connection, target: usize) -> Result<usize, MigrateError> {
     let current = schema_version(conn)?;
     if current > LATEST {
         return Err(MigrateError::TooNew(current));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
-    Ok(LATEST)
+    Ok(target.max(current))
 }
 
 /// The schema version recorded in the database.

@@ -102,6 +102,15 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The schema version this build writes.
+pub use migrations::LATEST;
+
+/// Migrates an in-memory cache to an older schema, for unit tests of upgrades.
+#[cfg(test)]
+pub fn migrate_to(conn: &mut Connection, version: usize) {
+    migrations::migrate_to(conn, version).expect("the schema applies");
+}
+
 /// An in-memory cache with the whole schema, for unit tests.
 #[cfg(test)]
 pub fn memory() -> Connection {

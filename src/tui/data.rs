@@ -86,8 +86,11 @@ pub enum Request {
         id: i64,
     },
     /// The newest rollout with its plan and procedures (from the config).
+    /// `now_ns`: the console's clock (pinned in tests), so a rehearsal's freshness is
+    /// judged at the same instant the pane shows.
     Rollout {
         config: SharedConfig,
+        now_ns: i64,
     },
     /// A review round (see [`crate::review::sample`]).
     ReviewSample {
@@ -311,8 +314,8 @@ fn run(conn: &Connection, req: &Request) -> rusqlite::Result<Loaded> {
                 error: format!("gate run {id} is no longer in the cache"),
             },
         },
-        Request::Rollout { config } => {
-            Loaded::Rollout(rollout::load(conn, &config.0, crate::clock::now_ns())?.map(Box::new))
+        Request::Rollout { config, now_ns } => {
+            Loaded::Rollout(rollout::load(conn, &config.0, *now_ns)?.map(Box::new))
         }
     })
 }

@@ -126,6 +126,7 @@ impl Headless {
                         name: &name,
                         rollback,
                         allow_untested,
+                        now_ns: self.state.now_ns,
                     };
                     let emit = |e| events.borrow_mut().push(e);
                     let result = super::rollouts::run_procedure(

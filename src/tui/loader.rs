@@ -242,6 +242,7 @@ mod tests {
             Request::GateRuns,
             Request::Rollout {
                 config: SharedConfig(Default::default()),
+                now_ns: 0,
             },
             Request::ReviewSample {
                 rubric: Box::default(),

@@ -82,6 +82,7 @@ impl Rollouts {
                     name: &name,
                     rollback,
                     allow_untested,
+                    now_ns: crate::clock::now_ns(),
                 };
                 let result = run_procedure(&ws, &run, &asker, stop, &emit);
                 emit(ProcEvent::Done(result));
@@ -188,6 +189,8 @@ pub struct Run<'a> {
     pub name: &'a str,
     pub rollback: bool,
     pub allow_untested: bool,
+    /// When the operator pressed the key: a rehearsal's freshness is judged then.
+    pub now_ns: i64,
 }
 
 /// Runs a procedure to its end, reporting through `emit`; for a rollback, then marks
@@ -236,7 +239,7 @@ pub fn run_procedure(
         .iter()
         .find(|pl| pl.name == r.plan)
         .ok_or_else(|| format!("no [[rollout]] plan named {:?} in the config", r.plan))?;
-    let now = crate::clock::now_ns();
+    let now = run.now_ns;
     let prepared = services::rollback::prepare(conn, &ws.config, &r, plan, now)?;
     if !prepared.tested.is_tested() && !run.allow_untested {
         let name = &prepared.procedure.name;

@@ -40,6 +40,7 @@ fn one(a: &Alert, workspace: &str, ends_ns: i64) -> Value {
             "runbook": a.next_step,
             "versions": a.versions_text(),
             "traces": a.traces.join(", "),
+            "audit_head": a.audit_text(),
         },
         "startsAt": rfc3339(a.since_ns),
         "endsAt": rfc3339(ends_ns),

@@ -42,6 +42,7 @@ pub fn body(q: &Queued, workspace: &str, routing_key: &str) -> Value {
                 "n": a.n,
                 "traces": a.traces,
                 "labels": a.labels,
+                "audit_head": a.audit_text(),
             },
         },
     })

@@ -41,6 +41,7 @@ pub fn body(q: &Queued, workspace: &str) -> Value {
             {"type": "context", "elements": [
                 {"type": "mrkdwn", "text": format!("traces: {traces}")},
                 {"type": "mrkdwn", "text": format!("next: `{}`", escape(&a.next_step))},
+                {"type": "mrkdwn", "text": format!("audit head: {}", escape(&a.audit_text()))},
             ]},
         ],
     })

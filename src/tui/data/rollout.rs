@@ -21,6 +21,8 @@ pub struct RolloutView {
     pub events: Vec<EventRow>,
     /// The workspace's guard, when one has run: while alive, it does the checks.
     pub guard: Option<crate::guard::Heartbeat>,
+    /// Who is rolling it back right now (another operator, the guard), if anyone.
+    pub rollback_lease: Option<crate::rollout::store::RollbackLease>,
 }
 
 impl RolloutView {
@@ -100,6 +102,7 @@ pub fn load(
         id,
         events: events(conn, id)?,
         guard: crate::guard::heartbeat(conn, config)?,
+        rollback_lease: crate::rollout::store::rollback_lease(conn, id)?,
         rollout,
         plan,
         procedures,

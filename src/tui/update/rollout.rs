@@ -17,6 +17,7 @@ const LINES: usize = 200;
 pub(super) fn request(s: &State) -> Effect {
     Effect::Load(Request::Rollout {
         config: s.config.clone(),
+        now_ns: s.now_ns,
     })
 }
 
@@ -415,6 +416,7 @@ mod tests {
             }],
             events: Vec::new(),
             guard: None,
+            rollback_lease: None,
         };
         let _ = update(
             &mut s,

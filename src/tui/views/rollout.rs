@@ -228,19 +228,33 @@ fn window_line(s: &State, v: &RolloutView, f: &mut Frame, area: Rect) {
         ),
         _ => checked,
     };
-    // A stopped window says since when and by whom, not "0s left".
-    let window = match (&v.rollout.state, &v.rollout.held, v.rollout.fired_ns) {
-        (Phase::Triggered, _, Some(at)) => format!("triggered {} ago", widgets::age(at, s.now_ns)),
-        (Phase::Held, Some((who, at)), _) => {
+    // A stopped window says since when and by whom, not "0s left"; a rollback under
+    // way (here or on another operator's console) says who runs it.
+    let window = match (
+        &v.rollback_lease,
+        &v.rollout.state,
+        &v.rollout.held,
+        v.rollout.fired_ns,
+    ) {
+        (Some(l), ..) => format!(
+            "rolling back by {} since {}",
+            l.by,
+            crate::clock::rfc3339(l.since_ns).get(11..16).unwrap_or("?")
+        ),
+        (_, Phase::Triggered, _, Some(at)) => {
+            format!("triggered {} ago", widgets::age(at, s.now_ns))
+        }
+        (_, Phase::Held, Some((who, at)), _) => {
             format!("held by {who} {} ago", widgets::age(*at, s.now_ns))
         }
-        (Phase::Held, None, _) => "held".to_string(),
+        (_, Phase::Held, None, _) => "held".to_string(),
         _ => format!("window {} left of {}", clock(left), st.window),
     };
     let label = format!(
-        "{window} · approvals {}/{} · {checked} (every {})",
+        "{window} · approvals {}/{}{} · {checked} (every {})",
         v.rollout.approvals.len(),
         st.approvals,
+        approvers(&v.rollout),
         v.plan.check_every
     );
     let gauge = LineGauge::default()
@@ -250,6 +264,23 @@ fn window_line(s: &State, v: &RolloutView, f: &mut Frame, area: Rect) {
         .filled_symbol(symbols::line::THICK_HORIZONTAL)
         .unfilled_symbol(symbols::line::HORIZONTAL);
     f.render_widget(gauge, area);
+}
+
+/// ` (bob ·3f2a9c0d)`: each approver with the digest of the evidence they approved on,
+/// to match against the audit's copy.
+fn approvers(r: &crate::rollout::Rollout) -> String {
+    if r.approvals.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = r
+        .approvals
+        .iter()
+        .map(|who| match r.approval_evidence.get(who) {
+            Some(d) => format!("{who} ·{}", d.get(..8).unwrap_or(d)),
+            None => who.clone(),
+        })
+        .collect();
+    format!(" ({})", names.join(", "))
 }
 
 /// A finished rollout: when it ended, and the times that matter after a rollback.
