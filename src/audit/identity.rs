@@ -139,24 +139,7 @@ fn run(mut cmd: Command, stdin: &[u8]) -> Result<String, String> {
     if let Some(mut pipe) = child.stdin.take() {
         pipe.write_all(stdin).map_err(|e| e.to_string())?;
     }
-    let (out, err) = (child.stdout.take(), child.stderr.take());
-    let read = |pipe: Option<std::process::ChildStdout>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut p) = pipe {
-                std::io::Read::read_to_string(&mut p, &mut text).ok();
-            }
-            text
-        })
-    };
-    let out = read(out);
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut p) = err {
-            std::io::Read::read_to_string(&mut p, &mut text).ok();
-        }
-        text
-    });
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let deadline = std::time::Instant::now() + SSH_TIMEOUT;
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -182,6 +165,18 @@ fn run(mut cmd: Command, stdin: &[u8]) -> Result<String, String> {
         );
         Err(format!("ssh-keygen: {why}"))
     }
+}
+
+/// Reads a child's pipe to its end on a thread of its own, so neither pipe can fill and
+/// stall the child while the other is read.
+fn drain<R: std::io::Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut p) = pipe {
+            p.read_to_string(&mut text).ok();
+        }
+        text
+    })
 }
 
 #[cfg(test)]
